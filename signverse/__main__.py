@@ -1,0 +1,5 @@
+import sys
+
+from signverse.cli.main import main
+
+sys.exit(main())

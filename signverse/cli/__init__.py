@@ -1,0 +1,1 @@
+"""The ``signverse`` command line: thin commands over library functions."""

@@ -1,0 +1,55 @@
+"""Entry point: builds the parser from one module per command group and turns user errors into
+one line on stderr with a non-zero exit code (never a traceback)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+from signverse.core.errors import SignverseError
+
+# Each module defines ``register(subparsers)``; heavy imports stay inside the command handlers so
+# that ``signverse --help`` stays fast. Modules that are not present are skipped.
+COMMAND_MODULES = ("info", "convert", "render", "stats", "extract", "status", "train", "evaluate",
+                   "predict", "recognize", "layouts")
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from signverse import __version__
+    parser = argparse.ArgumentParser(
+        prog="signverse", description="Pose-native sign-language data and models.")
+    parser.add_argument("--version", action="version", version=f"signverse {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module_name = f"signverse.cli.{name}"
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.handler(args) or 0)
+    except SignverseError as exc:
+        print(f"signverse {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("signverse: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

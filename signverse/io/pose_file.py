@@ -1,0 +1,173 @@
+"""pose-format ``.pose`` files, read and written through the ``pose-format`` package.
+
+Coordinates follow pose-format's convention: pixels of the frame whose size is in the header.
+Known header families (MediaPipe Holistic incl. reduced and refined variants, MMPose
+COCO-WholeBody, OpenPose 137, and our own dwpose) map onto registered layouts by point name or
+position; any other header becomes a custom layout built from the header itself.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from signverse.core.errors import InputError, require
+from signverse.core.pose import PoseSeq
+from signverse.layouts import Component, Layout, get_layout, register_layout, LAYOUTS
+
+_HOLISTIC = {"POSE_LANDMARKS": "body", "FACE_LANDMARKS": "face", "LEFT_HAND_LANDMARKS": "left_hand",
+             "RIGHT_HAND_LANDMARKS": "right_hand", "POSE_WORLD_LANDMARKS": "body_world"}
+_OPENPOSE = {"pose_keypoints_2d": "body", "face_keypoints_2d": "face",
+             "hand_left_keypoints_2d": "left_hand", "hand_right_keypoints_2d": "right_hand"}
+_WHOLEBODY = {"BODY": "body", "FACE": "face", "LEFT_HAND": "left_hand", "RIGHT_HAND": "right_hand"}
+# How each registered layout's components are named when we write a .pose file.
+_WRITE_NAMES = {
+    "mediapipe-holistic": {v: k for k, v in _HOLISTIC.items()},
+    "openpose-137": {v: k for k, v in _OPENPOSE.items()},
+    "coco-wholebody": {"body": "BODY", "feet": "BODY", "face": "FACE", "left_hand": "LEFT_HAND",
+                       "right_hand": "RIGHT_HAND"},
+    "dwpose": {"body": "BODY", "face": "FACE", "left_hand": "LEFT_HAND", "right_hand": "RIGHT_HAND"},
+}
+_WRITE_NAMES["mediapipe-holistic-world"] = _WRITE_NAMES["mediapipe-holistic"]
+_WRITE_NAMES["mediapipe-holistic-refined"] = _WRITE_NAMES["mediapipe-holistic"]
+
+
+def _pose_format():
+    require("pose_format", "pose")
+    from pose_format import Pose
+    return Pose
+
+
+def _placement(header) -> tuple[Layout, list[np.ndarray]]:
+    """The layout for a header and, per header component, the layout index of each point."""
+    comps = {c.name: c for c in header.components}
+    names = set(comps)
+    if names <= set(_HOLISTIC) and "POSE_LANDMARKS" in names:
+        face = comps.get("FACE_LANDMARKS")
+        refined = face is not None and any(p == "477" for p in face.points)
+        layout = get_layout("mediapipe-holistic-refined" if refined else
+                            "mediapipe-holistic-world" if "POSE_WORLD_LANDMARKS" in names
+                            else "mediapipe-holistic")
+        index = []
+        for c in header.components:
+            target = _HOLISTIC[c.name]
+            if target in ("left_hand", "right_hand"):
+                local = [f"{target}.{p}" for p in layout.component(target).points][:len(c.points)]
+            elif target == "face":
+                local = [f"face.{int(p)}" for p in c.points]
+            else:
+                local = [f"{target}.{p.lower()}" for p in c.points]
+            index.append(np.array([layout.index(n) for n in local]))
+        return layout, index
+    for table, layout_name, body_sizes in ((_OPENPOSE, "openpose-137", (25,)),
+                                            (_WHOLEBODY, "coco-wholebody", (23, 17)),
+                                            (_WHOLEBODY, "dwpose", (18,))):
+        body = comps.get(next(iter(table)))
+        if names == set(table) and body is not None and len(body.points) in body_sizes:
+            layout = get_layout(layout_name)
+            index = []
+            for c in header.components:
+                start = layout.slice(table[c.name]).start
+                index.append(np.arange(start, start + len(c.points)))
+            if all(len(i) == len(layout.component(table[c.name]).points) or table[c.name] == "body"
+                   for i, c in zip(index, header.components)):
+                return layout, index
+    return _custom_layout(header)
+
+
+def _custom_layout(header) -> tuple[Layout, list[np.ndarray]]:
+    signature = "|".join(f"{c.name}:{','.join(c.points)}" for c in header.components)
+    name = "custom-" + hashlib.sha1(signature.encode()).hexdigest()[:10]
+    if name not in LAYOUTS:
+        register_layout(Layout(name, tuple(
+            Component(c.name, tuple(c.points), tuple((int(a), int(b)) for a, b in c.limbs
+                                                     if a < len(c.points) and b < len(c.points)))
+            for c in header.components), description=f"from a .pose header ({len(header.components)} components)"))
+    layout, index, at = get_layout(name), [], 0
+    for c in header.components:
+        index.append(np.arange(at, at + len(c.points)))
+        at += len(c.points)
+    return layout, index
+
+
+def pose_from_pose_format(pose, source: str | Path = "<pose>") -> PoseSeq:
+    """Convert a ``pose_format.Pose`` object into a PoseSeq."""
+    layout, index = _placement(pose.header)
+    data = np.ma.getdata(pose.body.data)[..., :2].astype(np.float32)
+    mask = np.ma.getmaskarray(pose.body.data)[..., :2].any(-1)
+    conf = np.asarray(pose.body.confidence, np.float32)
+    conf = np.where(mask, 0.0, conf)
+    n_frames, n_persons = data.shape[:2]
+    xy = np.full((n_frames, n_persons, layout.num_points, 2), np.nan, np.float32)
+    out_conf = np.zeros((n_frames, n_persons, layout.num_points), np.float32)
+    at = 0
+    for idx in index:
+        xy[:, :, idx] = data[:, :, at:at + len(idx)]
+        out_conf[:, :, idx] = conf[:, :, at:at + len(idx)]
+        at += len(idx)
+    dims = pose.header.dimensions
+    fps = float(pose.body.fps) if pose.body.fps else 0.0
+    if not fps > 0:
+        raise InputError(source, f"the .pose header has no usable fps ({pose.body.fps})")
+    return PoseSeq(xy, out_conf, fps=fps, width=int(dims.width), height=int(dims.height),
+                   layout=layout.name)
+
+
+def read_pose_file(path: str | Path) -> PoseSeq:
+    """Read a pose-format ``.pose`` file."""
+    Pose = _pose_format()
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise InputError(path, "empty file")
+    try:
+        pose = Pose.read(data)
+    except Exception as exc:  # pose-format raises struct/value/index errors on damaged files
+        raise InputError(path, f"not a readable .pose file ({type(exc).__name__}: {exc})") from None
+    return pose_from_pose_format(pose, path)
+
+
+def pose_to_pose_format(pose: PoseSeq):
+    """Convert a PoseSeq into a ``pose_format.Pose`` (format XYC, pixels)."""
+    _pose_format()
+    from pose_format import Pose
+    from pose_format.numpy.pose_body import NumPyPoseBody
+    from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
+
+    layout = get_layout(pose.layout)
+    names = _WRITE_NAMES.get(layout.name, {})
+    components: list[PoseHeaderComponent] = []
+    merged: dict[str, tuple[list[str], list[tuple[int, int]]]] = {}
+    for comp in layout.components:
+        out_name = names.get(comp.name, comp.name)
+        points, limbs = merged.setdefault(out_name, ([], []))
+        offset = len(points)
+        if out_name.endswith("LANDMARKS") and comp.name in ("body", "body_world"):
+            points += [p.upper() for p in comp.points]
+        else:
+            points += list(comp.points)
+        limbs += [(a + offset, b + offset) for a, b in comp.limbs]
+    for out_name, (points, limbs) in merged.items():
+        colors = [(255, 255, 255)] * max(1, len(limbs))
+        components.append(PoseHeaderComponent(out_name, points, limbs, colors, "XYC"))
+    header = PoseHeader(0.2, PoseHeaderDimensions(width=pose.width, height=pose.height, depth=0),
+                        components)
+    data = np.ma.masked_invalid(pose.xy)
+    data.mask = np.broadcast_to(~pose.valid[..., None], data.shape).copy()
+    body = NumPyPoseBody(fps=pose.fps, data=data, confidence=pose.conf)
+    return Pose(header, body)
+
+
+def write_pose_file(pose: PoseSeq, path: str | Path) -> Path:
+    """Write a pose-format ``.pose`` file (written to a temporary name, then renamed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        pose_to_pose_format(pose).write(handle)
+    tmp.replace(path)
+    return path
