@@ -1,0 +1,92 @@
+"""Uniform iteration over anything that holds pose sequences: one file, a folder of files, a
+SignVerse-2M release (tar shard or folder tree) or a signverse corpus.
+
+Batch commands (info, convert, render) use this so a bad item is reported and the rest carries on.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from signverse.core.errors import InputError, SignverseError
+from signverse.core.pose import PoseSeq
+
+log = logging.getLogger(__name__)
+POSE_SUFFIXES = (".pose", ".npz")
+
+
+@dataclass
+class Item:
+    """One pose sequence from a source, with whatever metadata the source had."""
+
+    name: str
+    pose: PoseSeq
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Failure:
+    name: str
+    reason: str
+
+
+def source_kind(path: str | Path) -> str:
+    """``file``, ``folder``, ``release`` or ``corpus``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file or directory")
+    if path.is_file():
+        return "release" if path.suffix.lower() == ".tar" else "file"
+    if (path / "corpus.json").exists():
+        return "corpus"
+    if any(path.glob("Sign_DWPose_NPZ_*.tar")) or any(path.glob("*/npz/poses.npz")) \
+            or any(path.glob("*/npz/.complete")) or (path / "npz").is_dir():
+        return "release"
+    return "folder"
+
+
+def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_options) -> Iterator[Item]:
+    """Yield every pose sequence under ``path``; unreadable ones go to ``failures`` (or raise)."""
+    path = Path(path)
+    kind = source_kind(path)
+    if kind == "file":
+        from signverse.io import read_pose
+        yield Item(path.stem, read_pose(path, **read_options), {"path": str(path)})
+    elif kind == "folder":
+        yield from _iter_folder(path, failures, read_options)
+    elif kind == "release":
+        from signverse.io.signverse2m import open_release
+        release = open_release(path)
+        for video in release:
+            meta = {"video_id": video.video_id}
+            if video.captions:
+                meta["captions"] = video.captions
+            yield Item(video.video_id, video.pose, meta)
+        for bad in getattr(release, "failures", []):
+            _record(failures, Failure(str(getattr(bad, "name", bad)), str(getattr(bad, "reason", bad))))
+    else:
+        from signverse.io.corpus import open_corpus
+        for clip in open_corpus(path):
+            yield Item(clip.clip_id, clip.pose, clip.to_dict())
+
+
+def _iter_folder(path: Path, failures: list[Failure] | None, read_options) -> Iterator[Item]:
+    from signverse.io import read_pose
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in POSE_SUFFIXES and p.is_file())
+    if not files:
+        raise InputError(path, "no .pose or .npz files found")
+    for file in files:
+        try:
+            yield Item(str(file.relative_to(path).with_suffix("")), read_pose(file, **read_options),
+                       {"path": str(file)})
+        except SignverseError as exc:
+            _record(failures, Failure(str(file), str(exc)))
+
+
+def _record(failures: list[Failure] | None, failure: Failure) -> None:
+    if failures is None:
+        raise InputError(failure.name, failure.reason)
+    log.warning("%s", failure.reason)
+    failures.append(failure)
