@@ -60,6 +60,9 @@ def read_pose(path: str | Path, **options) -> PoseSeq:
     if not path.exists():
         raise InputError(path, "no such file")
     if path.is_dir():
+        # A SignVerse-2M video folder (<id>/npz/poses.npz or the per-frame npz/ variant) is one sequence.
+        if (path / "npz").is_dir() or (path.name == "npz" and any(path.glob("*.npz"))):
+            return POSE_FORMATS["signverse2m"].read(path, **options)
         raise InputError(path, "is a directory; use signverse.open_corpus or signverse2m.open_release")
     return format_for(path).read(path, **options)
 

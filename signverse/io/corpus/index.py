@@ -1,0 +1,116 @@
+"""Persistent clip-id index: sorted 64-bit hashes of ids -> (shard, row), memory-mapped.
+
+A lookup is one binary search over a memory-mapped ``.npy``; nothing else of the corpus is read.
+The index is a cache: the clip shards are the truth, and a stale or missing index is rebuilt from
+their ``clip_id`` columns. Two ids may share a hash (p ~ 1e-7 at 2 million ids); every candidate
+row is therefore checked against the stored id by the reader.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+INDEX_JSON = "index.json"
+
+
+def hash_id(clip_id: str) -> int:
+    """64-bit hash of a clip id (stable across runs and machines)."""
+    return int.from_bytes(hashlib.blake2b(clip_id.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def hash_ids(ids: Iterable[str]) -> np.ndarray:
+    """``uint64`` hashes of many ids."""
+    blake = hashlib.blake2b
+    digest = b"".join(blake(i.encode("utf-8"), digest_size=8).digest() for i in ids)
+    return np.frombuffer(digest, dtype="<u8").astype(np.uint64)
+
+
+@dataclass
+class IdIndex:
+    """Sorted hashes with their packed locations ``shard << 32 | row``."""
+
+    hashes: np.ndarray
+    loc: np.ndarray
+    shards: tuple[int, ...] = ()
+
+    @classmethod
+    def build(cls, parts: Iterable[tuple[int, np.ndarray]]) -> "IdIndex":
+        """From ``(shard number, hashes of its rows in order)`` pairs."""
+        hashes, locs, shards = [], [], []
+        for shard, h in parts:
+            shards.append(shard)
+            hashes.append(np.asarray(h, np.uint64))
+            locs.append((np.uint64(shard) << np.uint64(32)) | np.arange(len(h), dtype=np.uint64))
+        if not hashes:
+            return cls(np.zeros(0, np.uint64), np.zeros(0, np.uint64), ())
+        h = np.concatenate(hashes)
+        loc = np.concatenate(locs)
+        order = np.argsort(h, kind="stable")
+        return cls(h[order], loc[order], tuple(sorted(shards)))
+
+    def merged(self, other: "IdIndex") -> "IdIndex":
+        """This index plus the entries of ``other`` (e.g. a shard just written).
+
+        A sorted insertion, O(n + m), so that adding shard after shard to a large index stays cheap.
+        """
+        shards = tuple(sorted(set(self.shards) | set(other.shards)))
+        if not len(other.hashes):
+            return IdIndex(self.hashes, self.loc, shards)
+        at = np.searchsorted(self.hashes, other.hashes, side="right")
+        return IdIndex(np.insert(np.asarray(self.hashes), at, other.hashes),
+                       np.insert(np.asarray(self.loc), at, other.loc), shards)
+
+    def candidates(self, h: int) -> list[tuple[int, int]]:
+        """``(shard, row)`` of every entry with hash ``h``."""
+        h = np.uint64(h)
+        lo = int(np.searchsorted(self.hashes, h, side="left"))
+        out = []
+        while lo < len(self.hashes) and self.hashes[lo] == h:
+            v = int(self.loc[lo])
+            out.append((v >> 32, v & 0xFFFFFFFF))
+            lo += 1
+        return out
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def find(self, clip_id: str) -> list[tuple[int, int]]:
+        """Candidate ``(shard, row)`` locations of an id (usually zero or one)."""
+        return self.candidates(hash_id(clip_id))
+
+    def contains_hash(self, h: int) -> bool:
+        i = int(np.searchsorted(self.hashes, np.uint64(h)))
+        return i < len(self.hashes) and int(self.hashes[i]) == h
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """Write atomically: arrays first, then ``index.json`` naming the shards they cover."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in (("ids.npy", self.hashes), ("loc.npy", self.loc)):
+            tmp = folder / f".{name}.tmp"
+            with open(tmp, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(array))
+            os.replace(tmp, folder / name)
+        tmp = folder / f".{INDEX_JSON}.tmp"
+        tmp.write_text(json.dumps({"clips": len(self), "shards": list(self.shards)}) + "\n")
+        os.replace(tmp, folder / INDEX_JSON)
+
+    @classmethod
+    def load(cls, folder: Path, shards: Iterable[int]) -> "IdIndex | None":
+        """The saved index if it covers exactly ``shards``, else None (caller rebuilds)."""
+        try:
+            meta = json.loads((folder / INDEX_JSON).read_text())
+            hashes = np.load(folder / "ids.npy", mmap_mode="r")
+            loc = np.load(folder / "loc.npy", mmap_mode="r")
+        except (OSError, ValueError):
+            return None
+        if (sorted(meta.get("shards", [])) != sorted(shards) or len(hashes) != len(loc)
+                or len(hashes) != meta.get("clips")):
+            return None
+        return cls(hashes, loc, tuple(sorted(meta["shards"])))

@@ -1,0 +1,370 @@
+"""Reading a corpus store: random access by id, streaming shard by shard, metadata queries."""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from signverse.core.errors import InputError
+from signverse.core.pose import PoseSeq
+from signverse.core.records import Clip
+from signverse.io.corpus import codec, schema
+from signverse.io.corpus.index import IdIndex, hash_ids
+
+log = logging.getLogger(__name__)
+
+
+class UnknownClip(InputError, KeyError):
+    """A clip id that the corpus does not hold (also a KeyError, so ``dict``-style code works)."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
+def list_shards(folder: Path) -> list[int]:
+    """Shard numbers of the finished ``shard-NNNNN.parquet`` files in a folder."""
+    if not folder.is_dir():
+        return []
+    numbers = (schema.shard_number(p.name) for p in folder.iterdir())
+    return sorted(n for n in numbers if n is not None)
+
+
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    pa = schema.pa()
+    return (pa.ArrowException, OSError, ValueError)
+
+
+class _Files:
+    """A small LRU of open ParquetFile objects (the footer is parsed once per file)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._open: OrderedDict[Path, Any] = OrderedDict()
+
+    def get(self, path: Path) -> tuple[Any, np.ndarray]:
+        """The open ParquetFile and the first row of each of its row groups (plus the total)."""
+        entry = self._open.get(path)
+        if entry is not None:
+            self._open.move_to_end(path)
+            return entry
+        import pyarrow.parquet as pq
+        if not path.is_file():
+            raise InputError(path, "missing shard file")
+        try:
+            pf = pq.ParquetFile(path, memory_map=True)
+            starts = np.concatenate([[0], np.cumsum([pf.metadata.row_group(i).num_rows
+                                                     for i in range(pf.num_row_groups)])])
+        except _arrow_errors() as exc:
+            raise InputError(path, f"corrupt or truncated Parquet file ({exc})") from None
+        self._open[path] = (pf, starts)
+        if len(self._open) > self.size:
+            self._open.popitem(last=False)
+        return pf, starts
+
+    def read_row(self, path: Path, row: int, columns: list[str] | None = None):
+        """The row group holding ``row`` as a Table, and the row's offset inside it."""
+        pf, starts = self.get(path)
+        group = int(np.searchsorted(starts, row, side="right")) - 1
+        if not 0 <= group < pf.num_row_groups:
+            raise InputError(path, f"row {row} out of range ({int(starts[-1])} rows)")
+        try:
+            table = pf.read_row_group(group, columns=columns, use_threads=False)
+        except _arrow_errors() as exc:
+            raise InputError(path, f"corrupt row group {group} ({exc})") from None
+        return table, row - int(starts[group])
+
+
+def _binary_views(array) -> list[memoryview | None]:
+    """Zero-copy views of each value of a pyarrow (large) binary array (None where null)."""
+    pa = schema.pa()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    n = len(array)
+    width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
+    _, off_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(off_buf, width)[array.offset: array.offset + n + 1].tolist()
+    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
+    valid = array.is_valid().to_numpy(zero_copy_only=False).tolist() if array.null_count else [True] * n
+    return [data[offsets[i]:offsets[i + 1]] if valid[i] else None for i in range(n)]
+
+
+class PoseRows:
+    """The pose rows of one row-group read, with per-row decoding into numpy."""
+
+    _SCALARS = ("clip_id", "layout", "n_frames", "n_persons", "n_points", "fps", "width", "height",
+                "xy_step", "conf_scale")
+    COLUMNS = [*_SCALARS, "xy", "conf", "xy_escapes"]   # what decoding needs (not ``persons``)
+
+    def __init__(self, table, source: Path | str):
+        self.source = source
+        self.values = {name: table.column(name).to_pylist() for name in self._SCALARS}
+        self.xy = _binary_views(table.column("xy"))
+        self.conf = _binary_views(table.column("conf"))
+        self.escapes = _binary_views(table.column("xy_escapes"))
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    def clip_id(self, i: int) -> str:
+        return self.values["clip_id"][i]
+
+    def arrays(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(xy, conf)`` of row ``i``, or None for a clip stored without poses."""
+        if self.xy[i] is None:
+            return None
+        v = self.values
+        try:
+            return codec.decode_arrays(
+                self.xy[i], self.conf[i], (v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
+                v["xy_step"][i], v["conf_scale"][i], width=v["width"][i], height=v["height"][i],
+                escapes=self.escapes[i])
+        except (ValueError, TypeError) as exc:
+            raise InputError(self.source, f"clip {v['clip_id'][i]!r}: damaged pose row ({exc})") from None
+
+    def pose(self, i: int) -> PoseSeq | None:
+        arrays = self.arrays(i)
+        if arrays is None:
+            return None
+        v = self.values
+        return PoseSeq(arrays[0], arrays[1], fps=v["fps"][i], width=v["width"][i],
+                       height=v["height"][i], layout=v["layout"][i])
+
+
+class Corpus:
+    """A corpus store opened for reading.
+
+    >>> corpus = open_corpus("my_corpus")            # doctest: +SKIP
+    >>> clip = corpus["vid1-0003"]; clip.pose.xy.shape  # doctest: +SKIP
+    (48, 1, 128, 2)
+    >>> corpus.where(language="ase", split="train").shuffle(0)  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path, *, field: str | None = None, open_files: int = 128):
+        self.root = Path(path)
+        self.manifest = schema.read_manifest(self.root)
+        self._check_field(field)
+        self.field = field or self.manifest.get("default_pose_field")
+        self.shards = list_shards(self.root / schema.CLIPS_DIR)
+        self._files = _Files(open_files)
+        self._index: IdIndex | None = None
+
+    def __repr__(self) -> str:
+        return f"Corpus({str(self.root)!r}, shards={len(self.shards)}, field={self.field!r})"
+
+    # -- files -------------------------------------------------------------------------------
+    def fields(self) -> list[str]:
+        """Names of the pose fields (``poses/<field>/``)."""
+        return sorted(self.manifest.get("pose_fields", {}))
+
+    def clips_path(self, shard: int) -> Path:
+        return self.root / schema.CLIPS_DIR / schema.shard_name(shard)
+
+    def poses_path(self, shard: int, field: str | None = None) -> Path:
+        return self.root / schema.POSES_DIR / (field or self.field or "") / schema.shard_name(shard)
+
+    def _read_table(self, path: Path, columns: list[str] | None = None):
+        import pyarrow.parquet as pq
+        if not path.is_file():
+            raise InputError(path, "missing shard file")
+        try:
+            return pq.read_table(path, columns=columns, memory_map=True)
+        except _arrow_errors() as exc:
+            raise InputError(path, f"corrupt or truncated Parquet file ({exc})") from None
+
+    # -- index -------------------------------------------------------------------------------
+    @property
+    def index(self) -> IdIndex:
+        """The id index (memory-mapped; rebuilt from the shards when missing or stale)."""
+        if self._index is None:
+            folder = self.root / schema.INDEX_DIR
+            index = IdIndex.load(folder, self.shards)
+            if index is None:
+                log.info("rebuilding the id index of %s (%d shards)", self.root, len(self.shards))
+                index = IdIndex.build((s, hash_ids(self._shard_ids(s))) for s in self.shards)
+                try:
+                    index.save(folder)
+                except OSError as exc:  # a read-only corpus still works, just rebuilds each open
+                    log.warning("cannot save the id index in %s: %s", folder, exc)
+            self._index = index
+        return self._index
+
+    def _shard_ids(self, shard: int) -> list[str]:
+        return self._read_table(self.clips_path(shard), ["clip_id"]).column("clip_id").to_pylist()
+
+    def _locate(self, clip_id: str) -> tuple[int, int, Any, int] | None:
+        """``(shard, row, row-group table, offset)`` of an id's metadata row, or None."""
+        for shard, row in self.index.find(clip_id):
+            table, offset = self._files.read_row(self.clips_path(shard), row)
+            if table.column("clip_id")[offset].as_py() == clip_id:
+                return shard, row, table, offset
+        return None
+
+    # -- mapping-like access -----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, clip_id: object) -> bool:
+        return isinstance(clip_id, str) and self._locate(clip_id) is not None
+
+    def ids(self) -> list[str]:
+        """All clip ids in storage order."""
+        return [i for s in self.shards for i in self._shard_ids(s)]
+
+    def __getitem__(self, clip_id: str) -> Clip:
+        found = self._locate(clip_id)
+        if found is None:
+            raise UnknownClip(self.root, f"unknown clip id {clip_id!r}")
+        shard, row, table, offset = found
+        return self._clip(shard, row, table.slice(offset, 1).to_pylist()[0])
+
+    def get(self, clip_id: str, default: Clip | None = None, *, field: str | None = None) -> Clip | None:
+        """The clip (with poses of ``field``, default the corpus's default field) or ``default``."""
+        found = self._locate(clip_id)
+        if found is None:
+            return default
+        shard, row, table, offset = found
+        return self._clip(shard, row, table.slice(offset, 1).to_pylist()[0], field)
+
+    def pose(self, clip_id: str, field: str | None = None) -> PoseSeq | None:
+        """Only the poses of one clip."""
+        clip = self.get(clip_id, field=field)
+        if clip is None:
+            raise UnknownClip(self.root, f"unknown clip id {clip_id!r}")
+        return clip.pose
+
+    def _check_field(self, field: str | None) -> None:
+        if field is not None and field not in self.manifest.get("pose_fields", {}):
+            raise InputError(self.root / schema.CORPUS_JSON, f"no pose field {field!r} "
+                             f"(fields: {', '.join(self.fields()) or 'none'})")
+
+    def _clip(self, shard: int, row: int, meta: dict[str, Any], field: str | None = None) -> Clip:
+        self._check_field(field)
+        field = field or self.field
+        pose = None
+        if field and self.poses_path(shard, field).is_file():   # a later field may not cover every shard yet
+            path = self.poses_path(shard, field)
+            table, offset = self._files.read_row(path, row, PoseRows.COLUMNS)
+            rows = PoseRows(table.slice(offset, 1), path)   # convert only the one row
+            if rows.clip_id(0) != meta["clip_id"]:
+                raise InputError(path, f"row {row} holds {rows.clip_id(0)!r}, "
+                                       f"expected {meta['clip_id']!r}: shard files out of step")
+            pose = rows.pose(0)
+        return Clip(**schema.clip_kwargs(meta), pose=pose)
+
+    # -- streaming ---------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Clip]:
+        for _, clips in self._iter_shards():
+            yield from clips
+
+    def iter_shards(self, field: str | None = None) -> Iterator[tuple[int, list[Clip]]]:
+        """``(shard number, its clips)`` one shard at a time (memory bounded by one shard)."""
+        self._check_field(field)
+        for shard, clips in self._iter_shards(field=field):
+            yield shard, list(clips)
+
+    def _iter_shards(self, rows: dict[int, np.ndarray] | None = None, field: str | None = None):
+        for shard in self.shards:
+            wanted = None if rows is None else rows.get(shard)
+            if rows is not None and (wanted is None or not len(wanted)):
+                continue
+            yield shard, self._shard_clips(shard, wanted, field)
+
+    def _shard_clips(self, shard: int, wanted: np.ndarray | None, field: str | None):
+        """Clips of one shard (rows ``wanted`` in ascending order, or all), pose row group by group."""
+        field = field or self.field
+        meta = self._read_table(self.clips_path(shard))
+        if wanted is not None:
+            meta = meta.take(np.asarray(wanted))
+        records = meta.to_pylist()
+        if not field or not self.poses_path(shard, field).is_file():
+            for rec in records:
+                yield Clip(**schema.clip_kwargs(rec))
+            return
+        path = self.poses_path(shard, field)
+        rows = np.arange(len(records)) if wanted is None else np.asarray(wanted)
+        at = 0
+        for first, table in self._pose_reads(path, None if wanted is None else rows):
+            pose_rows = PoseRows(table, path)
+            for r in rows[(rows >= first) & (rows < first + table.num_rows)]:
+                offset = int(r - first)
+                rec = records[at]
+                at += 1
+                if pose_rows.clip_id(offset) != rec["clip_id"]:
+                    raise InputError(path, f"row {r} holds {pose_rows.clip_id(offset)!r}, "
+                                           f"expected {rec['clip_id']!r}: shard files out of step")
+                yield Clip(**schema.clip_kwargs(rec), pose=pose_rows.pose(offset))
+
+    def _pose_reads(self, path: Path, rows: np.ndarray | None = None):
+        """``(first row, table)`` per row group of a pose shard, skipping row groups that hold
+        none of ``rows``. One small group per read: measured faster than batched reads."""
+        pf, starts = self._files.get(path)
+        groups = range(pf.num_row_groups)
+        if rows is not None:
+            groups = np.unique(np.searchsorted(starts, rows, side="right") - 1).tolist()
+        for g in groups:
+            try:
+                table = pf.read_row_group(g, columns=PoseRows.COLUMNS, use_threads=False)
+            except _arrow_errors() as exc:
+                raise InputError(path, f"corrupt row group {g} ({exc})") from None
+            yield int(starts[g]), table
+
+    def iter_arrays(self, field: str | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """``(clip_id, xy, conf)`` for every clip, without building Clip/PoseSeq objects (fastest)."""
+        self._check_field(field)
+        field = field or self.field
+        for shard in self.shards:
+            path = self.poses_path(shard, field)
+            if not path.is_file():
+                continue
+            for _, table in self._pose_reads(path):
+                rows = PoseRows(table, path)
+                for i in range(len(rows)):
+                    arrays = rows.arrays(i)
+                    if arrays is not None:
+                        yield rows.clip_id(i), arrays[0], arrays[1]
+
+    # -- metadata ----------------------------------------------------------------------------
+    def metadata(self, columns: list[str] | None = None):
+        """All metadata rows as one pyarrow Table (plus ``_shard`` and ``_row`` columns)."""
+        pa = schema.pa()
+        tables = []
+        for shard in self.shards:
+            t = self._read_table(self.clips_path(shard), columns)
+            t = t.append_column("_shard", pa.array(np.full(len(t), shard, np.int32)))
+            tables.append(t.append_column("_row", pa.array(np.arange(len(t), dtype=np.int32))))
+        if not tables:
+            schema_ = schema.clips_schema()
+            if columns:
+                schema_ = pa.schema([schema_.field(c) for c in columns])
+            return schema_.empty_table().append_column("_shard", pa.array([], pa.int32())) \
+                .append_column("_row", pa.array([], pa.int32()))
+        return pa.concat_tables(tables)
+
+    def records(self, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """Metadata rows as plain dicts (no pandas needed)."""
+        table = self.metadata(columns)
+        return table.drop_columns(["_shard", "_row"]).to_pylist()
+
+    # -- selections --------------------------------------------------------------------------
+    def clips(self) -> "ClipSet":
+        """Every clip, as a lazily iterable ClipSet."""
+        from signverse.io.corpus.clipset import ClipSet
+        return ClipSet(self)
+
+    def where(self, **conditions) -> "ClipSet":
+        """Clips whose metadata match, e.g. ``where(language="ase", split="train")``."""
+        return self.clips().where(**conditions)
+
+    def filter(self, predicate) -> "ClipSet":
+        """Clips for which ``predicate(metadata row dict)`` is true (or a pyarrow expression)."""
+        return self.clips().filter(predicate)
+
+    def summary(self) -> dict[str, Any]:
+        """Per-language videos/clips/hours, splits and QC distributions as plain dicts."""
+        from signverse.io.corpus.summary import summarise
+        columns = ["video_id", "sign_language", "split", "start", "end", "fps", "n_frames",
+                   *(f"qc_{name}" for name in schema.QC_FIELDS)]
+        return summarise(self.metadata(columns))

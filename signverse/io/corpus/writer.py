@@ -1,0 +1,278 @@
+"""Writing a corpus store: shard by shard, atomically, resumable by clip id."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from signverse.core.errors import InputError, SignverseError
+from signverse.core.pose import PoseSeq
+from signverse.core.records import Clip
+from signverse.io.corpus import schema
+from signverse.io.corpus.index import IdIndex, hash_id, hash_ids
+from signverse.io.corpus.reader import Corpus, list_shards
+
+log = logging.getLogger(__name__)
+
+
+class DuplicateClip(SignverseError):
+    """A clip id that the corpus already holds (raised when ``on_duplicate="error"``)."""
+
+
+class CorpusWriter:
+    """Appends clips to a corpus store, one Parquet shard per ``shard_clips`` clips.
+
+    A shard is written to a temporary name and renamed when full (the clips file last, so it marks
+    the shard as finished); finished shards are never rewritten. Reopening a corpus continues with
+    the next shard number and knows every stored id: duplicates are skipped (``on_duplicate=
+    "skip"``, for resumable pipelines) or raise DuplicateClip (``"error"``). One writer at a time.
+
+    >>> with CorpusWriter("my_corpus", shard_clips=1000) as writer:  # doctest: +SKIP
+    ...     writer.add(clip)           # a signverse.Clip with .pose
+    """
+
+    def __init__(self, path: str | Path, *, shard_clips: int = 1000, field: str | None = None,
+                 on_duplicate: str = "skip", zstd_level: int = schema.ZSTD_LEVEL):
+        schema.pa()
+        if shard_clips < 1:
+            raise SignverseError(f"shard_clips must be >= 1, got {shard_clips}")
+        if on_duplicate not in ("skip", "error"):
+            raise SignverseError(f"on_duplicate must be 'skip' or 'error', got {on_duplicate!r}")
+        self.root = Path(path)
+        self.shard_clips = int(shard_clips)
+        self.on_duplicate = on_duplicate
+        self.zstd_level = int(zstd_level)
+        self.root.mkdir(parents=True, exist_ok=True)
+        manifest_path = self.root / schema.CORPUS_JSON
+        if manifest_path.exists():
+            self.manifest = schema.read_manifest(self.root)
+        else:
+            if any(p for p in self.root.iterdir() if not p.name.startswith(".")):
+                raise InputError(self.root, "directory is not empty and has no corpus.json")
+            self.manifest = schema.new_manifest(field)
+            schema.write_json_atomic(manifest_path, self.manifest)
+        self.field = field or self.manifest.get("default_pose_field")
+        self._clean_leftovers()
+        self._reader = Corpus(self.root)
+        self._index = self._reader.index   # every stored id, kept current as shards land
+        self._index_dirty = False
+        self._pending_ids: set[str] = set()
+        self._pending: list[Clip] = []
+        shards = list_shards(self.root / schema.CLIPS_DIR)
+        self._next_shard = (shards[-1] + 1) if shards else 0
+        self.written = 0
+        self.skipped = 0
+        self._closed = False
+
+    def _clean_leftovers(self) -> None:
+        """Remove temporary files and pose files of shards whose clips file never landed (a crash)."""
+        clips = set(list_shards(self.root / schema.CLIPS_DIR))
+        for folder in [self.root / schema.CLIPS_DIR, self.root / schema.INDEX_DIR,
+                       *(p for p in (self.root / schema.POSES_DIR).glob("*") if p.is_dir())]:
+            if not folder.is_dir():
+                continue
+            for p in folder.iterdir():
+                n = schema.shard_number(p.name)
+                stale_pose = folder.parent.name == schema.POSES_DIR and n is not None and n not in clips
+                if p.name.endswith(".tmp") or stale_pose:
+                    log.warning("removing unfinished shard file %s", p)
+                    p.unlink()
+
+    # -- ids ---------------------------------------------------------------------------------
+    def __contains__(self, clip_id: object) -> bool:
+        """Whether the id is stored, pending or written in this session."""
+        if not isinstance(clip_id, str):
+            return False
+        if clip_id in self._pending_ids:
+            return True
+        return any(self._stored_id(s, r) == clip_id for s, r in self._index.candidates(hash_id(clip_id)))
+
+    def _stored_id(self, shard: int, row: int) -> str:
+        # A hash hit may be a collision: the stored row has the last word.
+        table, offset = self._reader._files.read_row(self._reader.clips_path(shard), row, ["clip_id"])
+        return table.column("clip_id")[offset].as_py()
+
+    # -- adding ------------------------------------------------------------------------------
+    def add(self, clip: Clip) -> bool:
+        """Queue one clip; returns False when it was skipped as a duplicate."""
+        if self._closed:
+            raise SignverseError(f"writer for {self.root} is closed")
+        if not isinstance(clip, Clip):
+            raise SignverseError(f"CorpusWriter.add expects a Clip, got {type(clip).__name__}")
+        if not clip.clip_id:
+            raise InputError(None, f"clip of video {clip.video_id!r} has an empty clip_id")
+        if clip.clip_id in self:
+            if self.on_duplicate == "error":
+                raise DuplicateClip(f"{self.root}: clip id {clip.clip_id!r} is already in the corpus")
+            self.skipped += 1
+            return False
+        if self.field is None and clip.pose is not None:
+            self.field = clip.pose.layout
+        self._pending_ids.add(clip.clip_id)
+        self._pending.append(clip)
+        if len(self._pending) >= self.shard_clips:
+            self.flush()
+        return True
+
+    def add_many(self, clips: Iterable[Clip]) -> int:
+        """Queue many clips; returns how many were added (not skipped)."""
+        return sum(self.add(c) for c in clips)
+
+    def flush(self) -> None:
+        """Write the pending clips as one finished shard (no-op when nothing is pending)."""
+        if not self._pending:
+            return
+        clips, self._pending = self._pending, []
+        self._pending_ids = set()
+        pa = schema.pa()
+        meta = pa.Table.from_pylist([schema.clip_row(c) for c in clips], schema=schema.clips_schema())
+        poses = None
+        if self.field is not None:
+            rows = [schema.pose_row(c.clip_id, c.pose) if c.pose is not None
+                    else schema.empty_pose_row(c.clip_id) for c in clips]
+            poses = _pose_table(rows)
+        self._write_shard(meta, poses)
+
+    def add_tables(self, clips, poses=None) -> None:
+        """Write pre-built tables (store schemas, same rows in the same order) as one shard.
+
+        The bulk path for converters that already hold many clips as columns; ids must be new.
+        """
+        if self._closed:
+            raise SignverseError(f"writer for {self.root} is closed")
+        self.flush()
+        clips = clips.select(schema.clips_schema().names).cast(schema.clips_schema())
+        ids = clips.column("clip_id").to_pylist()
+        if poses is not None:
+            poses = poses.select(schema.poses_schema().names).cast(schema.poses_schema())
+            if poses.column("clip_id").to_pylist() != ids:
+                raise SignverseError("add_tables: the pose rows must hold the same clip ids in order")
+            if self.field is None:
+                self.field = poses.column("layout")[0].as_py()
+        hashes = hash_ids(ids)
+        known = np.asarray(self._index.hashes)
+        hit = np.zeros(len(ids), bool)
+        if len(known):
+            hit = known[np.minimum(np.searchsorted(known, hashes), len(known) - 1)] == hashes
+        dupes = {ids[i] for i in np.flatnonzero(hit) if ids[i] in self}
+        if dupes or len(set(ids)) != len(ids):
+            raise DuplicateClip(f"{self.root}: add_tables got ids already in the corpus or repeated "
+                                f"(e.g. {sorted(dupes)[:3] or ids[:1]})")
+        self._write_shard(clips, poses, hashes)
+
+    def _write_shard(self, meta, poses, hashes: np.ndarray | None = None) -> None:
+        import pyarrow.parquet as pq
+        number = self._next_shard
+        name = schema.shard_name(number)
+        if poses is not None:
+            folder = self.root / schema.POSES_DIR / self.field
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{name}.tmp"
+            options = schema.parquet_options("poses", poses.column_names, self.zstd_level)
+            raw = poses.column("xy").nbytes + poses.column("conf").nbytes
+            options["row_group_size"] = schema.pose_row_group_size(raw, poses.num_rows)
+            pq.write_table(poses, tmp, **options)
+            os.replace(tmp, folder / name)
+        folder = self.root / schema.CLIPS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{name}.tmp"
+        pq.write_table(meta, tmp, **schema.parquet_options("clips", meta.column_names, self.zstd_level))
+        os.replace(tmp, folder / name)  # the shard exists from here on
+        self._next_shard += 1
+        self.written += meta.num_rows
+        if hashes is None:
+            hashes = hash_ids(meta.column("clip_id").to_pylist())
+        self._index = self._index.merged(IdIndex.build([(number, hashes)]))
+        self._index_dirty = True
+        if poses is not None:
+            self._note_field(set(poses.column("layout").drop_null().unique().to_pylist()))
+        log.debug("wrote shard %s (%d clips)", name, meta.num_rows)
+
+    def _note_field(self, layouts: set[str]) -> None:
+        _note_field(self.root, self.manifest, self.field, layouts)
+
+    def close(self) -> None:
+        """Write the last (partial) shard and the id index."""
+        if self._closed:
+            return
+        self.flush()
+        if self._index_dirty:
+            self._index.save(self.root / schema.INDEX_DIR)
+        self._closed = True
+
+    def __enter__(self) -> "CorpusWriter":
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        # On an error the pending clips are still written: everything added so far is valid.
+        self.close()
+
+
+def _pose_table(rows: list[dict[str, Any]]):
+    """The pose rows as a table; the per-frame person counts go in as one flat array (no loops)."""
+    pa = schema.pa()
+    sch = schema.poses_schema()
+    counts = [r["persons"] for r in rows]
+    lengths = np.array([0 if c is None else len(c) for c in counts], np.int32)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    flat = np.concatenate([c for c in counts if c is not None] or [np.zeros(0, np.uint8)]).astype(np.uint8)
+    persons = pa.ListArray.from_arrays(offsets, pa.array(flat, pa.uint8()),
+                                       mask=pa.array([c is None for c in counts]))
+    columns = {name: pa.array([r[name] for r in rows], sch.field(name).type)
+               for name in sch.names if name != "persons"}
+    columns["persons"] = persons
+    return pa.table([columns[n] for n in sch.names], schema=sch)
+
+
+def _note_field(root: Path, manifest: dict[str, Any], field: str, layouts: set[str]) -> None:
+    """Record a pose field and its layouts in corpus.json (rewritten only when something is new)."""
+    entry = manifest.setdefault("pose_fields", {}).setdefault(field, {"layouts": []})
+    if set(layouts) <= set(entry["layouts"]) and manifest.get("default_pose_field") is not None:
+        return
+    entry["layouts"] = sorted(set(entry["layouts"]) | set(layouts))
+    if manifest.get("default_pose_field") is None:
+        manifest["default_pose_field"] = field
+    schema.write_json_atomic(root / schema.CORPUS_JSON, manifest)
+
+
+def add_pose_field(path: str | Path, field: str, estimate: Callable[[Clip], PoseSeq | None], *,
+                   source_field: str | None = None, zstd_level: int = schema.ZSTD_LEVEL) -> int:
+    """A second pose pass: write ``poses/<field>/shard-N.parquet`` next to the existing shards.
+
+    ``estimate(clip)`` gets each stored clip (with the poses of ``source_field``, default the
+    corpus's default field) and returns its new poses or None. Nothing existing is rewritten;
+    shards that already have the field are skipped, so an interrupted pass resumes. Returns the
+    number of shards written.
+
+    >>> add_pose_field("corpus", "coco-wholebody", lambda clip: run_estimator(clip))  # doctest: +SKIP
+    """
+    import pyarrow.parquet as pq
+    root = Path(path)
+    corpus = Corpus(root, field=source_field)
+    if field == corpus.field:
+        raise SignverseError(f"pose field {field!r} already exists in {root}; pick a new name")
+    folder = root / schema.POSES_DIR / field
+    written = 0
+    for shard, clips in corpus.iter_shards():
+        target = folder / schema.shard_name(shard)
+        if target.exists():
+            continue
+        rows = []
+        for clip in clips:
+            pose = estimate(clip)
+            rows.append(schema.pose_row(clip.clip_id, pose) if pose is not None
+                        else schema.empty_pose_row(clip.clip_id))
+        table = _pose_table(rows)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{target.name}.tmp"
+        options = schema.parquet_options("poses", table.column_names, zstd_level)
+        raw = table.column("xy").nbytes + table.column("conf").nbytes
+        options["row_group_size"] = schema.pose_row_group_size(raw, table.num_rows)
+        pq.write_table(table, tmp, **options)
+        os.replace(tmp, target)
+        written += 1
+        _note_field(root, corpus.manifest, field, set(table.column("layout").drop_null().unique().to_pylist()))
+    return written

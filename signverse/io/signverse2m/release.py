@@ -1,0 +1,337 @@
+"""Reading the release as published: video folders, or ``Sign_DWPose_NPZ_*.tar`` shards as streams.
+
+Tar shards are read sequentially (``tarfile`` stream mode) and never extracted: members go to
+memory, one video at a time. Members with absolute paths, ``..`` parts, links, devices or FIFOs
+are refused and never followed; the video they claim to belong to is not yielded. Every problem is
+logged and recorded in :attr:`Release.failures`; the rest of the read carries on.
+
+>>> # for video in (release := open_release("dataset/")): print(video.video_id, video.pose)
+>>> # release.failures   # [ReleaseFailure(source, member, video_id, problem), ...]
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import re
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Iterator, Mapping
+
+from signverse.core.errors import InputError
+from signverse.core.pose import PoseSeq
+from signverse.io.captions import VideoCaptions, captions_from_dict, language_from_filename
+from signverse.io.signverse2m.poses import (_fps_from_complete, arrays_to_pose, per_frame_arrays,
+                                            read_npz_arrays)
+
+log = logging.getLogger(__name__)
+
+SHARD_PATTERN = re.compile(r"^Sign_DWPose_NPZ_(\d+)\.tar$")
+DEFAULT_MAX_MEMBER_BYTES = 8 << 30
+
+
+@dataclass(frozen=True)
+class ReleaseVideo:
+    """One video of the release: its poses, captions, completion marker and raw VTT texts."""
+
+    video_id: str
+    pose: PoseSeq
+    captions: dict | None = None              # captions.json as parsed JSON
+    complete: dict[str, str] | None = None    # npz/.complete key=value lines
+    vtt: dict[str, str] = field(default_factory=dict)   # language -> WebVTT text
+    source: str = ""
+
+    def caption_segments(self) -> VideoCaptions | None:
+        """captions.json as validated :class:`~signverse.io.captions.VideoCaptions`."""
+        return None if self.captions is None else captions_from_dict(self.captions, self.source)
+
+
+@dataclass(frozen=True)
+class ReleaseFailure:
+    """A member or video that could not be read (the read carried on without it)."""
+
+    source: str
+    member: str | None
+    video_id: str | None
+    problem: str
+
+    @property
+    def name(self) -> str:
+        """What failed, most specific first: the member, else source:video_id, else the source."""
+        return self.member or (f"{self.source}:{self.video_id}" if self.video_id else self.source)
+
+    @property
+    def reason(self) -> str:
+        return self.problem
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.problem}"
+
+
+def parse_complete(text: str, label: str = "<.complete>") -> dict[str, str]:
+    """Parse ``.complete`` key=value lines into a dict of strings (blank/# lines ignored)."""
+    out: dict[str, str] = {}
+    for no, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise InputError(label, f"line {no}: expected key=value, got {line[:60]!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def read_complete(path: str | Path) -> dict[str, str]:
+    """Read a ``.complete`` marker file into a dict."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text") from None
+    return parse_complete(text, str(path))
+
+
+def _split_member(name: str) -> tuple[str | None, str | None]:
+    """(video_id, path inside the video folder) from a member path, or (None, None)."""
+    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
+    for i, part in enumerate(parts):
+        if part in ("npz", "captions") and i >= 1:
+            return parts[i - 1], "/".join(parts[i:])
+    if len(parts) == 1:
+        return parts[0], ""
+    return None, None
+
+
+def _member_problem(member: tarfile.TarInfo) -> str | None:
+    name = member.name
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return "absolute path"
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        return "path with '..'"
+    if member.issym() or member.islnk():
+        return f"link to {member.linkname!r}"
+    if member.ischr() or member.isblk():
+        return "device file"
+    if member.isfifo():
+        return "FIFO"
+    if not (member.isfile() or member.isdir()):
+        return f"unsupported member type {member.type!r}"
+    return None
+
+
+def video_from_files(video_id: str, files: Mapping[str, Any], *, source: str, repair: bool = True,
+                     person: int | None = None,
+                     failures: list[ReleaseFailure] | None = None) -> ReleaseVideo:
+    """Build a :class:`ReleaseVideo` from a folder's files: ``{"npz/poses.npz": bytes|Path, ...}``.
+
+    Problems with captions or ``.complete`` are recorded in ``failures`` (the poses still load);
+    problems with the poses raise InputError.
+    """
+    label = f"{source}:{video_id}"
+
+    def note(member: str, problem: str) -> None:
+        failure = ReleaseFailure(source, member, video_id, problem)
+        log.warning("%s: %s: %s", source, member, problem)
+        if failures is not None:
+            failures.append(failure)
+
+    def data(value) -> bytes:
+        return value.read_bytes() if isinstance(value, Path) else value
+
+    complete = None
+    if "npz/.complete" in files:
+        try:
+            complete = parse_complete(data(files["npz/.complete"]).decode("utf-8-sig"),
+                                      f"{label}/npz/.complete")
+        except (InputError, UnicodeDecodeError) as exc:
+            note(f"{video_id}/npz/.complete", str(exc))
+    if "npz/poses.npz" in files:
+        arrays = read_npz_arrays(data(files["npz/poses.npz"]), name=f"{label}/npz/poses.npz")
+    else:
+        frames = [(rel, data(v)) for rel, v in files.items()
+                  if rel.startswith("npz/") and rel.endswith(".npz") and PurePosixPath(rel).stem.isdigit()]
+        if not frames:
+            raise InputError(label, "no npz/poses.npz and no per-frame npz files")
+        arrays = per_frame_arrays(frames, fps=_fps_from_complete(complete or {}, label),
+                                  label=f"{label}/npz", video_id=video_id)
+    if arrays.video_id and arrays.video_id != video_id:
+        log.warning("%s: poses.npz names video %r", label, arrays.video_id)
+    pose = arrays_to_pose(arrays, repair=repair, person=person)
+    captions, vtt = None, {}
+    for rel, value in sorted(files.items()):
+        if not rel.startswith("captions/"):
+            continue
+        name = PurePosixPath(rel).name
+        try:
+            text = data(value).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            note(f"{video_id}/{rel}", "not UTF-8 text")
+            continue
+        if name.endswith(".captions.json"):
+            try:
+                captions = json.loads(text)
+                if not isinstance(captions, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                captions = None
+                note(f"{video_id}/{rel}", f"bad captions.json ({exc})")
+        elif name.endswith(".vtt"):
+            vtt[language_from_filename(name) or "und"] = text
+    return ReleaseVideo(video_id, pose, captions, complete, vtt, source)
+
+
+class Release:
+    """An iterable over the videos of a release directory, video folder, or tar shard(s).
+
+    Iterating yields :class:`ReleaseVideo`; unreadable members/videos are skipped, logged and
+    listed in :attr:`failures` (reset at each iteration).
+    """
+
+    def __init__(self, path: str | Path, *, repair: bool = True, person: int | None = None,
+                 max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(self.path, "no such file or directory")
+        self.repair, self.person, self.max_member_bytes = repair, person, max_member_bytes
+        self.failures: list[ReleaseFailure] = []
+
+    def _fail(self, source, member, video_id, problem) -> None:
+        log.warning("%s: %s%s", source, f"{member}: " if member else "", problem)
+        self.failures.append(ReleaseFailure(str(source), member, video_id, problem))
+
+    def __iter__(self) -> Iterator[ReleaseVideo]:
+        self.failures = []
+        path = self.path
+        if path.is_file():
+            yield from self._tar(path)
+            return
+        if (path / "npz").is_dir():
+            yield from self._folders([path])
+            return
+        children = sorted(path.iterdir())
+        yield from self._folders([c for c in children if c.is_dir() and not c.is_symlink()
+                                  and ((c / "npz").is_dir() or (c / "captions").is_dir())])
+        for child in children:
+            if child.is_file() and child.name.endswith(".tar"):
+                yield from self._tar(child)
+
+    def _folders(self, folders) -> Iterator[ReleaseVideo]:
+        for folder in folders:
+            files: dict[str, Any] = {}
+            for sub in ("npz", "captions"):
+                for item in sorted((folder / sub).glob("*")) if (folder / sub).is_dir() else []:
+                    if item.is_symlink():
+                        self._fail(folder, f"{sub}/{item.name}", folder.name, "symbolic link refused")
+                    elif item.is_file():
+                        files[f"{sub}/{item.name}"] = item
+            yield from self._emit(folder.name, files, str(folder.parent))
+
+    def _emit(self, video_id: str, files, source: str) -> Iterator[ReleaseVideo]:
+        try:
+            video = video_from_files(video_id, files, source=source, repair=self.repair,
+                                     person=self.person, failures=self.failures)
+        except InputError as exc:
+            self._fail(source, None, video_id, str(exc))
+            return
+        yield video
+
+    def _tar(self, path: Path) -> Iterator[ReleaseVideo]:
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            self._fail(path, None, None, f"cannot open: {exc.strerror or exc}")
+            return
+        with handle:
+            yield from iter_tar_videos(handle, name=str(path), release=self)
+
+
+class _Recent:
+    """A read-only stream wrapper that remembers the last chunks read, so that after tarfile
+    stops we can look at the block it stopped on (tarfile ends quietly on a damaged header)."""
+
+    def __init__(self, raw: IO[bytes]):
+        self.raw, self.pos = raw, 0
+        self.chunks: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=2)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.chunks.append((self.pos, data))
+        self.pos += len(data)
+        return data
+
+    def block_at(self, offset: int, size: int = 512) -> bytes | None:
+        """The bytes at ``offset`` (reading ahead if needed); None if no longer remembered."""
+        if offset + size > self.pos:
+            self.read(offset + size - self.pos)
+        data = b"".join(chunk for start, chunk in self.chunks)
+        start = self.chunks[0][0] if self.chunks else self.pos
+        if offset < start:
+            return None
+        return data[offset - start:offset - start + size]
+
+
+def iter_tar_videos(fileobj: IO[bytes], *, name: str, release: Release) -> Iterator[ReleaseVideo]:
+    """Stream the videos of one plain tar (a file object read front to back, never seeked)."""
+    source = name
+    stream = _Recent(fileobj)
+    current: str | None = None
+    files: dict[str, bytes] = {}
+    bad: set[str] = set()
+    done: set[str] = set()
+
+    def flush():
+        if current is not None and current not in bad and files:
+            yield from release._emit(current, dict(files), source)
+        if current is not None:
+            done.add(current)
+
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                video_id, rel = _split_member(member.name)
+                problem = _member_problem(member)
+                if problem:
+                    release._fail(source, member.name, video_id, f"refused: {problem}")
+                    if video_id:
+                        bad.add(video_id)
+                    continue
+                if video_id is None:
+                    log.debug("%s: %s: not part of a video folder; ignored", source, member.name)
+                    continue
+                if video_id != current and (rel or member.isdir()):   # the next video begins
+                    yield from flush()
+                    files = {}
+                    current = video_id
+                    if video_id in done:
+                        release._fail(source, member.name, video_id,
+                                      "members of this video are not contiguous in the tar; the rest is ignored")
+                        bad.add(video_id)
+                if video_id in bad or member.isdir() or not rel:
+                    continue
+                if member.size > release.max_member_bytes:
+                    release._fail(source, member.name, video_id, f"member too large ({member.size} bytes)")
+                    bad.add(video_id)
+                    continue
+                extracted = tar.extractfile(member)
+                files[rel] = extracted.read() if extracted is not None else b""
+            # tarfile ends iteration quietly on a damaged header or a cut at a member boundary;
+            # a complete tar stops on the all-zero end-of-archive block.
+            end = stream.block_at(tar.offset)
+            if end is None or len(end) < 512 or any(end):
+                where = "is cut short" if end is not None and len(end) < 512 else "has a damaged header"
+                raise tarfile.ReadError(f"the archive {where} at offset {tar.offset}")
+            yield from flush()
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        release._fail(source, None, current, f"damaged tar ({type(exc).__name__}: {exc}); "
+                                             "the videos after this point are not read")
+
+
+def open_release(path: str | Path, *, repair: bool = True, person: int | None = None,
+                 max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES) -> Release:
+    """Open a release: a directory of ``<video_id>/`` folders and/or ``*.tar`` shards, one video
+    folder, or one ``Sign_DWPose_NPZ_*.tar``. Iterate the result for :class:`ReleaseVideo`;
+    ``release.failures`` lists what was skipped."""
+    return Release(path, repair=repair, person=person, max_member_bytes=max_member_bytes)

@@ -1,0 +1,257 @@
+"""Publishing SignVerse-compatible output: video folders and ``Sign_DWPose_NPZ_*.tar`` shards.
+
+A video folder holds ``npz/poses.npz``, ``npz/.complete`` (written last: it marks the folder
+done), ``captions/<id>.<lang>.vtt`` and ``captions/<id>.captions.json``.
+
+:class:`ShardWriter` appends video folders to plain tar shards. A shard is written as
+``Sign_DWPose_NPZ_000001.tar.tmp`` and renamed when it closes, so a published ``.tar`` is always
+complete. Reopening the same directory continues with the next shard number and skips video ids
+that are already in a published shard; a ``.tmp`` left by a crash is discarded (its videos were
+never published).
+
+>>> # with ShardWriter("dataset") as shards:
+>>> #     shards.add_video("abc123", pose, captions={"en": segments})
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tarfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from signverse.core.errors import InputError
+from signverse.core.pose import PoseSeq
+from signverse.core.records import Segment
+from signverse.io.captions import captions_json_dict, format_vtt, parse_vtt
+from signverse.io.signverse2m.poses import poses_npz_bytes
+from signverse.io.signverse2m.release import SHARD_PATTERN, _member_problem, _split_member
+
+log = logging.getLogger(__name__)
+
+SHARD_PREFIX = "Sign_DWPose_NPZ_"
+_BLOCK = 512
+
+
+def format_complete(values: Mapping[str, object]) -> str:
+    """``.complete`` text: one ``key=value`` line per item."""
+    lines = []
+    for key, value in values.items():
+        text = str(value)
+        if "\n" in text or "=" in str(key) or "\n" in str(key):
+            raise InputError(None, f".complete entry {key!r} cannot hold newlines or '=' in the key")
+        lines.append(f"{key}={text}")
+    return "\n".join(lines) + "\n"
+
+
+def video_folder_files(video_id: str, pose: PoseSeq, *,
+                       captions: Mapping[str, Sequence[Segment]] | None = None,
+                       vtt: Mapping[str, str] | None = None,
+                       complete: Mapping[str, object] | None = None,
+                       frame_indices: Sequence[int] | None = None) -> dict[str, bytes]:
+    """The files of one video folder as ``{relative path: bytes}`` (``.complete`` last)."""
+    _check_id(video_id)
+    files: dict[str, bytes] = {"npz/poses.npz": poses_npz_bytes(pose, video_id=video_id,
+                                                                frame_indices=frame_indices)}
+    captions = dict(captions or {})
+    vtt = dict(vtt or {})
+    for lang in sorted(set(captions) | set(vtt)):
+        _check_id(lang, what="language")
+        text = vtt[lang] if lang in vtt else format_vtt(captions[lang])
+        files[f"captions/{video_id}.{lang}.vtt"] = text.encode("utf-8")
+    if captions or vtt:
+        if set(vtt) - set(captions):
+            for lang in set(vtt) - set(captions):
+                captions[lang] = parse_vtt(vtt[lang], language=lang)
+        captions = {lang: captions[lang] for lang in sorted(captions)}
+        doc = captions_json_dict(video_id, captions,
+                                 vtt_paths={k: f"{video_id}.{k}.vtt" for k in captions})
+        files[f"captions/{video_id}.captions.json"] = json.dumps(doc, ensure_ascii=False,
+                                                                  indent=1).encode("utf-8")
+    marker = {"video_id": video_id, "fps": round(pose.fps), "frames": pose.n_frames,
+              "output_mode": "single_npz", "decode_mode": f"fps{round(pose.fps)}",
+              "writer": "signverse"}
+    marker.update(complete or {})
+    marker["completed_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    files["npz/.complete"] = format_complete(marker).encode("utf-8")
+    return files
+
+
+def _check_id(value: str, what: str = "video id") -> None:
+    if not value or "/" in value or "\\" in value or value in (".", "..") or value.startswith("."):
+        raise InputError(None, f"bad {what} {value!r} (it becomes a file name)")
+
+
+def write_video_folder(root: str | Path, video_id: str, pose: PoseSeq, *,
+                       captions: Mapping[str, Sequence[Segment]] | None = None,
+                       vtt: Mapping[str, str] | None = None,
+                       complete: Mapping[str, object] | None = None,
+                       frame_indices: Sequence[int] | None = None) -> Path:
+    """Write ``<root>/<video_id>/`` in the release layout; returns the folder.
+
+    ``captions`` maps language -> segments (rendered to VTT and captions.json); ``vtt`` maps
+    language -> WebVTT text to store as is (parsed for captions.json when no segments are given).
+    ``complete`` adds/overrides ``.complete`` entries. Each file is written atomically and
+    ``npz/.complete`` last, so a folder without it is unfinished.
+    """
+    folder = Path(root) / video_id
+    files = video_folder_files(video_id, pose, captions=captions, vtt=vtt, complete=complete,
+                               frame_indices=frame_indices)
+    for rel, data in files.items():
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return folder
+
+
+def _tar_size(files: Mapping[str, bytes]) -> int:
+    return sum(_BLOCK + -(-len(d) // _BLOCK) * _BLOCK for d in files.values()) + 3 * _BLOCK
+
+
+class ShardWriter:
+    """Append video folders to ``<out_dir>/Sign_DWPose_NPZ_NNNNNN.tar`` shards.
+
+    A shard closes after ``max_videos`` videos or before it would exceed ``max_bytes`` (a single
+    larger video gets a shard of its own). ``published`` holds the ids in closed shards (found by
+    scanning them on open); ``add_*`` return False for an id already written. One writer per
+    directory at a time (no locking between processes).
+    """
+
+    def __init__(self, out_dir: str | Path, *, max_videos: int = 40, max_bytes: int = 10 << 30,
+                 prefix: str = SHARD_PREFIX):
+        if max_videos < 1 or max_bytes < 1:
+            raise InputError(out_dir, "max_videos and max_bytes must be positive")
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.max_videos, self.max_bytes, self.prefix = max_videos, max_bytes, prefix
+        self.published: set[str] = set()
+        self.shards: list[Path] = []          # shards closed by this writer
+        self._tar: tarfile.TarFile | None = None
+        self._tmp: Path | None = None
+        self._final: Path | None = None
+        self._ids: list[str] = []
+        self._bytes = 0
+        self._next = 1 + self._scan()
+
+    def _scan(self) -> int:
+        pattern = SHARD_PATTERN if self.prefix == SHARD_PREFIX else None
+        last = 0
+        for path in sorted(self.out_dir.iterdir()):
+            name = path.name
+            if name.startswith(self.prefix) and name.endswith(".tar.tmp"):
+                log.warning("%s: unfinished shard from an interrupted run; discarded", path)
+                path.unlink()
+                continue
+            stem = name[len(self.prefix):-4] if name.startswith(self.prefix) and name.endswith(".tar") else ""
+            if pattern is not None and not pattern.match(name) or not stem.isdigit():
+                continue
+            last = max(last, int(stem))
+            try:
+                with tarfile.open(path, "r:") as tar:
+                    for member in tar:
+                        video_id, _ = _split_member(member.name)
+                        if video_id and not _member_problem(member):
+                            self.published.add(video_id)
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                raise InputError(path, f"published shard is unreadable ({exc}); fix or remove it "
+                                       "before writing more shards") from None
+        return last
+
+    def __contains__(self, video_id: str) -> bool:
+        return video_id in self.published or video_id in self._ids
+
+    def add_video(self, video_id: str, pose: PoseSeq, *,
+                  captions: Mapping[str, Sequence[Segment]] | None = None,
+                  vtt: Mapping[str, str] | None = None, complete: Mapping[str, object] | None = None,
+                  frame_indices: Sequence[int] | None = None) -> bool:
+        """Add one video (see :func:`write_video_folder` for the arguments)."""
+        if video_id in self:
+            log.info("%s: already published; skipped", video_id)
+            return False
+        files = video_folder_files(video_id, pose, captions=captions, vtt=vtt, complete=complete,
+                                   frame_indices=frame_indices)
+        self._add(video_id, files)
+        return True
+
+    def add_folder(self, folder: str | Path) -> bool:
+        """Add a video folder already on disk (``<video_id>/npz/...``, ``captions/...``)."""
+        folder = Path(folder)
+        video_id = folder.name
+        if video_id in self:
+            log.info("%s: already published; skipped", video_id)
+            return False
+        if not (folder / "npz").is_dir():
+            raise InputError(folder, "not a video folder (no npz/ inside)")
+        files: dict[str, bytes] = {}
+        for sub in ("npz", "captions"):
+            for item in sorted((folder / sub).glob("*")) if (folder / sub).is_dir() else []:
+                if item.is_file() and not item.is_symlink() and not item.name.endswith(".tmp"):
+                    files[f"{sub}/{item.name}"] = item.read_bytes()
+        if "npz/.complete" in files:   # keep the completion marker last, as on disk
+            files["npz/.complete"] = files.pop("npz/.complete")
+        self._add(video_id, files)
+        return True
+
+    def _open(self) -> None:
+        self._final = self.out_dir / f"{self.prefix}{self._next:06d}.tar"
+        self._tmp = self._final.with_name(self._final.name + ".tmp")
+        self._next += 1
+        self._tar = tarfile.open(self._tmp, "w", format=tarfile.GNU_FORMAT)
+        self._ids, self._bytes = [], 2 * _BLOCK
+
+    def _add(self, video_id: str, files: Mapping[str, bytes]) -> None:
+        size = _tar_size(files)
+        if self._tar is not None and self._ids and (len(self._ids) >= self.max_videos
+                                                    or self._bytes + size > self.max_bytes):
+            self.close_shard()
+        if self._tar is None:
+            self._open()
+        if size > self.max_bytes:
+            log.warning("%s: %d bytes, more than max_bytes; it gets a shard of its own", video_id, size)
+        now = time.time()
+        tar = self._tar
+        dirs = [video_id] + sorted({f"{video_id}/{rel.split('/')[0]}" for rel in files})
+        for name in dirs:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+            tar.addfile(info)
+        for rel, data in files.items():
+            info = tarfile.TarInfo(f"{video_id}/{rel}")
+            info.size, info.mode, info.mtime = len(data), 0o644, now
+            tar.addfile(info, io.BytesIO(data))
+        self._ids.append(video_id)
+        self._bytes += size + len(dirs) * _BLOCK
+        if len(self._ids) >= self.max_videos:
+            self.close_shard()
+
+    def close_shard(self) -> Path | None:
+        """Finish the open shard (flush, fsync, rename to ``.tar``); returns its path."""
+        if self._tar is None:
+            return None
+        self._tar.close()
+        with open(self._tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        self._tmp.replace(self._final)
+        self.published.update(self._ids)
+        self.shards.append(self._final)
+        log.info("%s: %d videos", self._final, len(self._ids))
+        done, self._tar, self._ids = self._final, None, []
+        return done
+
+    def close(self) -> list[Path]:
+        """Close the open shard; returns every shard this writer closed."""
+        self.close_shard()
+        return list(self.shards)
+
+    def __enter__(self) -> "ShardWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # Videos fully added before an error are complete in the tar, so publish them.
+        self.close()
