@@ -53,7 +53,9 @@ def _corpus_info(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=1, default=str))
         return 0
-    print(f"corpus {args.path}: {len(corpus)} clips")
-    for key, value in summary.items():
-        print(f"  {key}: {value}")
+    print(f"corpus {args.path}: {summary['clips']} clips from {summary['videos']} videos, "
+          f"{summary['hours']:.3f} h, {summary['frames']} frames; pose fields: {', '.join(corpus.fields())}")
+    for title, key in (("language", "languages"), ("split", "splits")):
+        for name, row in summary[key].items():
+            print(f"  {title} {name}: {row['videos']} videos, {row['clips']} clips, {row['hours']:.3f} h")
     return 0

@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     except SignverseError as exc:
         print(f"signverse {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # output piped into e.g. `head`: stop quietly, like other command-line tools
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("signverse: interrupted", file=sys.stderr)
         return 130

@@ -15,8 +15,9 @@ def describe_pose(pose: PoseSeq) -> dict:
         "layout": layout.name, "points": pose.n_points, "frames": pose.n_frames,
         "fps": round(pose.fps, 3), "duration_s": round(pose.duration, 3),
         "width": pose.width, "height": pose.height,
-        "persons_per_frame": {"min": int(persons.min(initial=0)), "mean": round(float(persons.mean()), 3)
-                              if persons.size else 0.0, "max": int(persons.max(initial=0))},
+        "persons_per_frame": ({"min": int(persons.min()), "mean": round(float(persons.mean()), 3),
+                               "max": int(persons.max())} if persons.size
+                              else {"min": 0, "mean": 0.0, "max": 0}),
         "visible": {},
     }
     if pose.n_persons:

@@ -1,0 +1,26 @@
+"""``signverse convert SRC DST``: any supported source to any supported target."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "convert", help="convert poses between formats and layouts",
+        description="DST format defaults from its suffix: .pose -> pose file, .npz -> SignVerse-2M poses.npz, "
+                    ".tar -> a SignVerse-2M shard, anything else -> a corpus directory. A multi-video "
+                    "source with --format pose writes one .pose per video into DST.")
+    p.add_argument("src", help=".pose, poses.npz, release .tar or folder, a folder of pose files, a corpus")
+    p.add_argument("dst")
+    p.add_argument("--format", dest="fmt", choices=["corpus", "pose", "signverse2m", "npz"])
+    p.add_argument("--layout", help="convert to this layout first (dwpose, coco-wholebody, ...)")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    import sys
+
+    from signverse.io.transcode import convert_path
+    report = convert_path(args.src, args.dst, fmt=args.fmt, layout=args.layout)
+    print(f"wrote {len(report.written)} sequence(s) to {args.dst}")
+    for failure in report.failures:
+        print(f"FAILED {failure.name}: {failure.reason}", file=sys.stderr)
+    return 1 if report.failures else 0

@@ -1,0 +1,265 @@
+"""Probe and decode videos with PyAV: streaming, resampled to a fixed fps by timestamps, upright.
+
+Design decisions (documented for the pipeline):
+
+* Frames are decoded one at a time and converted to RGB only when they are emitted, so memory stays
+  bounded (one decoded frame plus the last emitted one) whatever the video length. Nothing is
+  written to disk.
+* Resampling is by presentation time, not by frame counting: output frame ``k`` has time ``k / fps``
+  (seconds from the first decoded frame) and shows the source frame that is on screen at that time,
+  i.e. the last source frame whose timestamp is ``<= k / fps``. This is correct for variable frame
+  rate input; a source frame may be repeated (upsampling) or skipped (downsampling). The last source
+  frame stays on screen for its own duration (or one nominal frame period when unknown).
+* Rotation metadata (the display matrix, which ffmpeg also builds from an old ``rotate`` tag) is
+  applied, so frames come out as a player would show them; horizontal/vertical flips in the matrix
+  are ignored (they do not occur in phone recordings).
+* Files that cannot be opened, have no video stream or decode no frame at all raise ``InputError``
+  naming the file. A file that breaks after some frames (truncated download, corrupt packet) yields
+  the frames that decoded and then stops with a logged warning; pass ``strict=True`` to raise
+  ``InputError`` instead.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from signverse.core.errors import InputError, require
+
+log = logging.getLogger(__name__)
+
+# Source timestamps are rounded to the container's time base (1 ms in Matroska/WebM): a frame stamped
+# up to half a tick after k / fps still belongs to output frame k.
+_TIME_EPS = 1e-6
+_IMAGE_FORMATS = {"image2", "image2pipe", "webp_pipe", "png_pipe", "jpeg_pipe"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ``probe`` learns about a video without decoding it.
+
+    ``width``/``height`` are the DISPLAY size (after rotation), i.e. the size of the arrays that
+    ``decode`` yields. ``fps`` is the container's average frame rate; ``n_frames`` is the
+    container's frame count when stored, else ``duration * fps`` rounded (an estimate).
+    ``rotation`` is the counter-clockwise angle in degrees (0, 90, 180, 270) that ``decode``
+    applies to stored frames. ``codec`` is the decoder name (``h264``, ``vp9``...).
+    """
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+    duration: float
+    rotation: int
+    codec: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _open(path: str | Path):
+    """Open ``path`` with PyAV and return (container, video stream) or raise ``InputError``."""
+    av = require("av", "video")
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file does not exist")
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a video file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+    try:
+        container = av.open(os.fspath(path), mode="r")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not a readable video file ({exc.__class__.__name__}: {exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(path, "has no video stream")
+    fmt = container.format.name or ""
+    if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
+        # ffmpeg opens still images (png_pipe, jpeg_pipe, image2) as one-frame "videos".
+        container.close()
+        raise InputError(path, f"is a still image ({fmt}), not a video")
+    return container, container.streams.video[0]
+
+
+def _normalise_rotation(ccw_degrees: float | int | None) -> int:
+    if ccw_degrees is None or not np.isfinite(ccw_degrees):
+        return 0
+    return int(round(float(ccw_degrees) / 90.0)) % 4 * 90
+
+
+def _stream_rotation(stream) -> int:
+    """Counter-clockwise display rotation from stream metadata (legacy ``rotate`` tag is clockwise)."""
+    tag = stream.metadata.get("rotate")
+    if tag is not None:
+        try:
+            return _normalise_rotation(-float(tag))
+        except ValueError:
+            pass
+    return 0
+
+
+def _frame_rotation(frame, fallback: int) -> int:
+    try:
+        rot = frame.rotation
+    except (AttributeError, ValueError):  # older PyAV, or no display matrix
+        return fallback
+    rot = _normalise_rotation(rot)
+    return rot if rot or not fallback else fallback
+
+
+def _to_rgb(frame, rotation: int) -> np.ndarray:
+    rgb = frame.to_ndarray(format="rgb24")
+    if rotation:
+        # np.rot90 with positive k turns counter-clockwise, the display-matrix convention.
+        rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+    return rgb
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read a video's size, frame rate, frame count (estimate), duration, rotation and codec.
+
+    Decodes only the first frame (to read the display matrix). Raises ``InputError`` naming the file
+    when it is missing, empty, not a video, or no frame decodes.
+
+    >>> probe("missing.mp4")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    signverse.core.errors.InputError: missing.mp4: file does not exist
+    """
+    av = require("av", "video")
+    container, stream = _open(path)
+    try:
+        rotation = _stream_rotation(stream)
+        first = None
+        try:
+            for frame in container.decode(stream):
+                first = frame
+                break
+        except av.FFmpegError as exc:
+            raise InputError(path, f"cannot decode video ({exc})") from None
+        if first is None:
+            raise InputError(path, "no video frame could be decoded")
+        rotation = _frame_rotation(first, rotation)
+        width, height = first.width, first.height
+        if rotation in (90, 270):
+            width, height = height, width
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000  # AV_TIME_BASE
+        else:
+            duration = 0.0
+        n_frames = int(stream.frames or 0)
+        if n_frames <= 0 and fps > 0:
+            n_frames = int(round(duration * fps))
+        codec = stream.codec_context.name if stream.codec_context else "unknown"
+        return VideoInfo(str(path), int(width), int(height), fps, n_frames, duration, rotation, codec)
+    finally:
+        container.close()
+
+
+def _frame_time(frame, stream) -> float | None:
+    if frame.pts is not None and frame.time_base is not None:
+        return float(frame.pts * frame.time_base)
+    if frame.time is not None:
+        return float(frame.time)
+    return None
+
+
+def _iter_source(path: str | Path, strict: bool
+                 ) -> Iterator[tuple[float, float | None, object, int, float]]:
+    """Yield (time, duration, av frame, rotation, tick) per decoded source frame in display order."""
+    av = require("av", "video")
+    container, stream = _open(path)
+    stream.thread_type = "AUTO"  # frame threading: decode is the bottleneck, not memory
+    rotation = _stream_rotation(stream)
+    rate = stream.average_rate or stream.guessed_rate
+    nominal = 1.0 / float(rate) if rate else None
+    n_ok = 0
+    last_time = -np.inf
+    try:
+        frames = container.decode(stream)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except (av.FFmpegError, OSError) as exc:
+                if n_ok == 0 or strict:
+                    raise InputError(path, f"corrupt or truncated video after {n_ok} frames ({exc})") \
+                        from None
+                log.warning("%s: decoding stopped after %d frames: %s", path, n_ok, exc)
+                break
+            time = _frame_time(frame, stream)
+            if time is None:  # no timestamps at all: count frames at the nominal rate
+                time = n_ok * (nominal or 1 / 25)
+            if time <= last_time:  # broken/duplicate stamps: keep order, nudge forward
+                time = last_time + 1e-6
+            last_time = time
+            duration = None
+            if frame.duration and frame.time_base is not None:
+                duration = float(frame.duration * frame.time_base)
+            tick = float(frame.time_base) if frame.time_base is not None else 0.0
+            yield time, duration or nominal, frame, _frame_rotation(frame, rotation), tick
+            n_ok += 1
+    finally:
+        container.close()
+    if n_ok == 0:
+        raise InputError(path, "no video frame could be decoded")
+
+
+def decode(path: str | Path, fps: float | None = 24.0, *, strict: bool = False
+           ) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Stream ``(frame_index, time_s, rgb)`` from a video, ``rgb`` an upright ``HxWx3`` uint8 array.
+
+    ``fps=None`` yields every source frame at its own timestamp (``time_s`` from the first frame).
+    Otherwise frame ``k`` is at ``time_s = k / fps`` and shows the source frame on screen at that
+    time (see the module docstring). When upsampling, the same array object is yielded for repeats:
+    copy it before changing it in place. This is a generator: ``InputError`` for unusable files is
+    raised when iteration starts (call ``probe`` first to fail early); a file that breaks mid-way
+    stops early with a logged warning (``strict=True``: raises). Times count from the first decoded
+    frame, which players also show at time 0.
+    """
+    if fps is not None and not (fps > 0 and np.isfinite(fps)):
+        raise ValueError(f"fps must be positive or None, got {fps}")
+    source = _iter_source(path, strict)
+    if fps is None:
+        origin = None
+        for i, (time, _dur, frame, rotation, _tick) in enumerate(source):
+            origin = time if origin is None else origin
+            yield i, time - origin, _to_rgb(frame, rotation)
+        return
+
+    origin = None
+    k = 0
+    held = None  # (relative time, duration, frame, rotation) of the frame on screen
+    held_rgb: np.ndarray | None = None
+    eps = _TIME_EPS
+    for time, duration, frame, rotation, tick in source:
+        if origin is None:
+            origin = time
+            eps = max(_TIME_EPS, min(tick / 2, 0.25 / fps))  # rounding error <= half a tick
+        rel = time - origin
+        if held is not None:
+            # Every output time before this frame's time shows the held frame.
+            while k / fps < rel - eps:
+                if held_rgb is None:
+                    held_rgb = _to_rgb(held[2], held[3])
+                yield k, k / fps, held_rgb
+                k += 1
+        held, held_rgb = (rel, duration, frame, rotation), None
+    if held is None:
+        return
+    end = held[0] + (held[1] or 1.0 / fps)
+    while k / fps < end - _TIME_EPS:
+        if held_rgb is None:
+            held_rgb = _to_rgb(held[2], held[3])
+        yield k, k / fps, held_rgb
+        k += 1
