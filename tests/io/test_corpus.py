@@ -198,6 +198,11 @@ def test_selections_split_shuffle_summary(tmp_path):
     assert len(corpus.where(language=["ase", "gsg"])) == 12
     assert len(corpus.where(qc_min={"signer_frac": 0.85})) == sum(c.qc["signer_frac"] >= 0.85 for c in clips)
     assert corpus.filter(lambda r: r["text"].endswith("1")).ids() == ["vid000-00001", "vid003-00011"]
+    import pyarrow.compute as pc
+    assert corpus.filter(pc.field("text") == "caption 7").ids() == [clips[7].clip_id]
+    assert corpus.where(text="caption 3").records()[0]["text"] == "caption 3"
+    picked = corpus.where(language="gsg").shuffle(seed=2)
+    assert [r["clip_id"] for r in picked.records()] == picked.ids()   # records follow the set's order
     shuffled = corpus.clips().shuffle(seed=1)
     assert sorted(shuffled.ids()) == sorted(corpus.ids()) and shuffled.ids() != corpus.ids()
     assert [c.clip_id for c in shuffled] == shuffled.ids()
@@ -247,6 +252,10 @@ def test_bad_input(tmp_path):
         corpus[make_clip(3).clip_id]
     with pytest.raises(InputError, match="shard-00001.parquet"):
         list(corpus)
+    tolerant = open_corpus(tmp_path / "d", on_error="skip")     # batches carry on past a bad shard
+    assert [c.clip_id for c in tolerant] == [make_clip(i).clip_id for i in range(2)]
+    assert len(tolerant.errors) == 1 and "shard-00001.parquet" in str(tolerant.errors[0])
+    assert [a[0] for a in tolerant.iter_arrays()] == [make_clip(i).clip_id for i in range(2)]
     clips = tmp_path / "d" / "clips" / "shard-00000.parquet"
     clips.write_bytes(b"PAR1garbage")
     with pytest.raises(InputError, match="shard-00000.parquet"):
@@ -348,3 +357,21 @@ def test_add_tables_bulk_path(tmp_path):
     with pytest.raises(DuplicateClip):
         with CorpusWriter(tmp_path / "c") as writer:
             writer.add_tables(meta.slice(3, 1), poses.slice(3, 1))
+
+
+def test_many_row_groups_streaming_and_selections(tmp_path, monkeypatch):
+    from signverse.io.corpus import schema
+    monkeypatch.setattr(schema, "POSE_ROW_GROUP_BYTES", 1)     # one clip per pose row group
+    clips = [make_clip(i, n_frames=3, language="ase" if i % 4 else "gsg") for i in range(23)]
+    write(tmp_path / "c", clips, shard_clips=11)
+    import pyarrow.parquet as pq
+    assert pq.ParquetFile(tmp_path / "c" / "poses" / "dwpose" / "shard-00000.parquet").num_row_groups == 11
+    corpus = open_corpus(tmp_path / "c")
+    assert [c.clip_id for c in corpus] == [c.clip_id for c in clips]
+    assert [a[0] for a in corpus.iter_arrays()] == [c.clip_id for c in clips]
+    sel = corpus.where(language="gsg")
+    got = list(sel)
+    assert [c.clip_id for c in got] == [c.clip_id for c in clips if c.sign_language == "gsg"]
+    for c in got:
+        assert_pose_close(c.pose, clips[int(c.clip_id.split("-")[1])].pose)
+    assert corpus[clips[17].clip_id].pose.n_frames == 3

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import signverse
 from conftest import shared
 from signverse.core import Clip
-from signverse.io.corpus import CorpusWriter, open_corpus
+from signverse.io.corpus import CorpusWriter
 
 NAMES = ["poses_FOOTBALL.pose", "poses_mmposewholebody_FOOTBALL.pose", "colin-SAD.pose",
          "mediapipe.pose", "openpose.pose", "ss00a01b76ae96106faf5de570b9f76d4a.pose"]

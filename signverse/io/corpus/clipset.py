@@ -10,6 +10,8 @@ from signverse.core.errors import SignverseError
 from signverse.core.records import Clip
 
 _ALIASES = {"language": "sign_language", "lang": "sign_language"}
+# Free-text columns stay on disk until asked for: selections over millions of clips stay light.
+_HEAVY = ("text", "gloss", "qc_extra")
 
 
 class ClipSet:
@@ -29,9 +31,11 @@ class ClipSet:
 
     @property
     def rows(self):
-        """The selected metadata rows (pyarrow Table with ``_shard``/``_row`` locations)."""
+        """The selected rows' light metadata (pyarrow Table with ``_shard``/``_row`` locations;
+        the free-text columns are read by :meth:`metadata`)."""
         if self._rows is None:
-            self._rows = self.corpus.metadata()
+            from signverse.io.corpus import schema
+            self._rows = self.corpus.metadata([n for n in schema.clips_schema().names if n not in _HEAVY])
         return self._rows
 
     def _derive(self, rows, ordered: bool | None = None) -> "ClipSet":
@@ -47,10 +51,31 @@ class ClipSet:
         return self.rows.column("clip_id").to_pylist()
 
     def metadata(self):
-        return self.rows.drop_columns(["_shard", "_row"])
+        """Every metadata column of the selected clips, in this set's order (a pyarrow Table)."""
+        import pyarrow as pa
+        rows = self.rows
+        shards = rows.column("_shard").to_numpy()
+        local = rows.column("_row").to_numpy()
+        parts, order = [], []
+        for shard in np.unique(shards):
+            pick = np.flatnonzero(shards == shard)
+            table = self.corpus._read_table(self.corpus.clips_path(int(shard)))
+            parts.append(table.take(local[pick]))
+            order.append(pick)
+        if not parts:
+            from signverse.io.corpus import schema
+            return schema.clips_schema().empty_table()
+        full = pa.concat_tables(parts)
+        return full.take(np.argsort(np.concatenate(order), kind="stable"))
 
     def records(self) -> list[dict[str, Any]]:
+        """The selected clips' metadata as plain dicts."""
         return self.metadata().to_pylist()
+
+    def _column(self, name: str):
+        if name in self.rows.column_names:
+            return self.rows.column(name)
+        return self.metadata().column(name)
 
     # -- selection ---------------------------------------------------------------------------
     def where(self, **conditions) -> "ClipSet":
@@ -59,6 +84,7 @@ class ClipSet:
         Also ``min_duration``/``max_duration`` (seconds), ``min_frames``/``max_frames`` and
         ``qc_min={"signer_frac": 0.8}``. ``language`` is an alias of ``sign_language``.
         """
+        import pyarrow as pa
         import pyarrow.compute as pc
         rows = self.rows
         mask = None
@@ -68,24 +94,24 @@ class ClipSet:
 
         for key, value in conditions.items():
             if key in ("min_duration", "max_duration"):
-                dur = pc.subtract(rows.column("end"), rows.column("start"))
+                dur = pc.subtract(self._column("end"), self._column("start"))
                 mask = both((pc.greater_equal if key == "min_duration" else pc.less_equal)(dur, value))
             elif key in ("min_frames", "max_frames"):
-                col = rows.column("n_frames")
+                col = self._column("n_frames")
                 mask = both((pc.greater_equal if key == "min_frames" else pc.less_equal)(col, value))
             elif key == "qc_min":
                 for name, low in dict(value).items():
                     column = name if name.startswith("qc_") else f"qc_{name}"
                     self._check_column(column)
-                    mask = both(pc.greater_equal(rows.column(column), low))
+                    mask = both(pc.greater_equal(self._column(column), low))
             else:
                 column = _ALIASES.get(key, key)
                 self._check_column(column)
-                col = rows.column(column)
+                col = self._column(column)
                 if value is None:
                     mask = both(pc.is_null(col))
                 elif isinstance(value, (list, tuple, set, frozenset)):
-                    mask = both(pc.is_in(col, value_set=__import__("pyarrow").array(list(value))))
+                    mask = both(pc.is_in(col, value_set=pa.array(list(value))))
                 else:
                     mask = both(pc.equal(col, value))
         if mask is None:
@@ -93,17 +119,19 @@ class ClipSet:
         return self._derive(rows.filter(pc.fill_null(mask, False)))
 
     def _check_column(self, column: str) -> None:
-        if column not in self.rows.column_names:
-            known = ", ".join(c for c in self.rows.column_names if not c.startswith("_"))
-            raise SignverseError(f"unknown clip metadata column {column!r} (known: {known})")
+        from signverse.io.corpus import schema
+        names = schema.clips_schema().names
+        if column not in names:
+            raise SignverseError(f"unknown clip metadata column {column!r} (known: {', '.join(names)})")
 
     def filter(self, predicate: Callable[[dict[str, Any]], bool] | Any) -> "ClipSet":
         """Keep clips for which ``predicate(row dict)`` is true; a pyarrow expression also works."""
         rows = self.rows
         if not callable(predicate):
-            return self._derive(rows.filter(predicate))
-        keep = np.fromiter((bool(predicate(r)) for r in rows.drop_columns(["_shard", "_row"]).to_pylist()),
-                           bool, count=rows.num_rows)
+            full = self.metadata().append_column("_shard", rows.column("_shard")) \
+                .append_column("_row", rows.column("_row"))
+            return self._derive(full.filter(predicate).drop_columns(list(_HEAVY)))
+        keep = np.fromiter((bool(predicate(r)) for r in self.records()), bool, count=rows.num_rows)
         return self._derive(rows.filter(keep))
 
     def take(self, n: int) -> "ClipSet":

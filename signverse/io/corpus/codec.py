@@ -62,16 +62,18 @@ def encode(pose: PoseSeq) -> Packed:
     """Quantise and pack ``pose`` (see the module docstring for the error bounds)."""
     step = xy_step(pose.width, pose.height)
     valid = pose.conf > 0
+    centre = np.array(centre_steps(pose.width, pose.height, step))
     q = np.rint(np.clip(np.nan_to_num(pose.xy.astype(np.float64) / step), -_LIMIT, _LIMIT)).astype(np.int64)
     if q.shape[0] and not valid.all():
-        # Hold the last detected value through gaps: index of the latest valid frame per point.
+        # Hold the last detected value through gaps: index of the latest valid frame per point;
+        # a point not yet seen sits at the centre (delta 0 in the first frame).
         t = np.arange(q.shape[0])[:, None, None]
         last = np.maximum.accumulate(np.where(valid, t, 0), axis=0)
         q = np.take_along_axis(q, last[..., None], axis=0)
-        q[~valid & (last == 0) & ~valid[:1]] = 0
+        q[~valid & (last == 0) & ~valid[:1]] = centre
     d = np.diff(q, axis=0, prepend=np.zeros_like(q[:1]))
     if len(d):
-        d[0] -= np.array(centre_steps(pose.width, pose.height, step))   # first frame from the centre
+        d[0] -= centre   # the first frame is stored relative to the frame centre
     d = d.ravel()
     over = np.flatnonzero(np.abs(d) > _ESCAPE)
     escapes = _EMPTY

@@ -32,7 +32,7 @@ CLIP_ROW_GROUP = 256   # metadata rows per row group: one random access decodes 
 # Pose row groups are sized by bytes: big enough to keep the footer small (opening a shard parses
 # it: ~40 us per row group here), small enough that one random access decompresses little.
 POSE_ROW_GROUP_BYTES = 256 << 10
-ZSTD_LEVEL = 3
+ZSTD_LEVEL = 9
 # zstd where the bytes are (pose payloads, free text); LZ4 for the small metadata columns, because
 # pyarrow sets up a zstd decoder per page (~70 us measured here), and a random access reads every
 # column of one row group: ~20 zstd pages would cost ~1.5 ms, LZ4 pages a few us each.

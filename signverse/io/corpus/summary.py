@@ -7,11 +7,18 @@ import numpy as np
 
 from signverse.io.corpus import schema
 
+COLUMNS = ["video_id", "sign_language", "split", "start", "end", "fps", "n_frames",
+           *(f"qc_{name}" for name in schema.QC_FIELDS)]
 
-def _durations(cols: dict[str, np.ndarray]) -> np.ndarray:
+
+def _durations(table) -> np.ndarray:
     """Seconds per clip: end - start, or n_frames / fps when the times are absent."""
-    dur = cols["end"] - cols["start"]
-    frames = cols["n_frames"] / np.where(cols["fps"] > 0, cols["fps"], np.nan)
+    def num(name):
+        return np.asarray(table.column(name).to_numpy(zero_copy_only=False), np.float64)
+
+    dur = num("end") - num("start")
+    fps = num("fps")
+    frames = num("n_frames") / np.where(fps > 0, fps, np.nan)
     bad = ~np.isfinite(dur) | (dur <= 0)
     dur[bad] = frames[bad]
     return np.nan_to_num(dur)
@@ -28,31 +35,36 @@ def _distribution(values: np.ndarray) -> dict[str, float | int]:
 
 
 def summarise(table) -> dict[str, Any]:
-    """Summary of a clips metadata table: totals, per language, per split, QC distributions."""
-    def num(name):
-        return np.asarray(table.column(name).to_numpy(zero_copy_only=False), np.float64)
+    """Summary of a clips metadata table: totals, per language, per split, QC distributions.
 
-    cols = {name: num(name) for name in ("start", "end", "n_frames", "fps")}
-    dur = _durations(cols)
-    frames = np.nan_to_num(cols["n_frames"])
-    langs = np.array([x if x is not None else "unknown" for x in table.column("sign_language").to_pylist()],
-                     dtype=object)
-    videos = np.array(table.column("video_id").to_pylist(), dtype=object)
-    splits = np.array([x if x is not None else "none" for x in table.column("split").to_pylist()],
-                      dtype=object)
+    Grouping runs in pyarrow (no per-row Python), so millions of clips take seconds.
+    """
+    pa = schema.pa()
+    import pyarrow.compute as pc
+    dur = _durations(table)
+    frames = pc.fill_null(table.column("n_frames"), 0).cast(pa.int64())
+    work = pa.table({
+        "language": pc.fill_null(table.column("sign_language"), "unknown"),
+        "split": pc.fill_null(table.column("split"), "none"),
+        "video_id": table.column("video_id"), "dur": pa.array(dur), "frames": frames,
+    })
 
-    def group(keys: np.ndarray) -> dict[str, dict[str, Any]]:
+    def group(key: str) -> dict[str, dict[str, Any]]:
+        agg = work.group_by(key).aggregate([("video_id", "count_distinct"), ("dur", "count"),
+                                            ("dur", "sum"), ("frames", "sum")])
         out = {}
-        for key in sorted(set(keys.tolist())):
-            m = keys == key
-            out[key] = {"videos": len(set(videos[m].tolist())), "clips": int(m.sum()),
-                        "hours": float(dur[m].sum() / 3600.0), "frames": int(frames[m].sum())}
+        for row in sorted(agg.to_pylist(), key=lambda r: r[key]):
+            out[row[key]] = {"videos": int(row["video_id_count_distinct"]), "clips": int(row["dur_count"]),
+                             "hours": float(row["dur_sum"] or 0.0) / 3600.0,
+                             "frames": int(row["frames_sum"] or 0)}
         return out
 
+    videos = pc.count_distinct(table.column("video_id")).as_py() if table.num_rows else 0
     return {
-        "clips": int(table.num_rows), "videos": len(set(videos.tolist())),
-        "hours": float(dur.sum() / 3600.0), "frames": int(frames.sum()),
-        "languages": group(langs), "splits": group(splits),
+        "clips": int(table.num_rows), "videos": int(videos),
+        "hours": float(dur.sum() / 3600.0), "frames": int(pc.sum(frames).as_py() or 0),
+        "languages": group("language"), "splits": group("split"),
         "clip_seconds": _distribution(dur),
-        "qc": {name: _distribution(num(f"qc_{name}")) for name in schema.QC_FIELDS},
+        "qc": {name: _distribution(np.asarray(table.column(f"qc_{name}").to_numpy(zero_copy_only=False),
+                                              np.float64)) for name in schema.QC_FIELDS},
     }
