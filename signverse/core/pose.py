@@ -41,12 +41,16 @@ class PoseSeq:
         if not (self.fps > 0 and np.isfinite(self.fps)):
             raise SignverseError(f"fps must be positive, got {self.fps}")
         # One invariant for "missing": conf 0 and xy NaN, whichever way the caller said it.
-        missing = ~np.isfinite(xy).all(-1) | ~np.isfinite(conf) | (conf <= 0)
-        if missing.any():
-            xy = xy.copy()
-            conf = conf.copy()
-            xy[missing] = np.nan
-            conf[missing] = 0.0
+        # Checked per coordinate plane (contiguous work) and copied only where it changes anything.
+        present = (conf > 0) & np.isfinite(xy[..., 0]) & np.isfinite(xy[..., 1])
+        if not present.all():
+            missing = ~present
+            inconsistent = missing & ((conf != 0) | ~np.isnan(xy[..., 0]) | ~np.isnan(xy[..., 1]))
+            if inconsistent.any():
+                xy = xy.copy()
+                conf = conf.copy()
+                xy[missing] = np.nan
+                conf[missing] = 0.0
         object.__setattr__(self, "xy", xy)
         object.__setattr__(self, "conf", conf)
         object.__setattr__(self, "fps", float(self.fps))
