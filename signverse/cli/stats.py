@@ -1,0 +1,39 @@
+"""``signverse stats``: per-language videos, clips, hours and QC of a corpus store or a manifest."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("stats", help="language distribution, clips, hours and QC of a corpus or manifest")
+    p.add_argument("input", help="corpus directory, or a manifest (.csv/.jsonl/.parquet)")
+    p.add_argument("--plot", metavar="PNG", help="also draw the distributions (needs matplotlib)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--top", type=int, default=None, help="table: only the N largest languages")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from signverse.core.errors import InputError
+    from signverse.pipeline import stats as st
+    path = Path(args.input)
+    corpus = path.is_dir() and (path / "corpus.json").is_file()
+    if corpus:
+        result = st.corpus_stats(path)
+    elif path.is_file():
+        from signverse.pipeline.inputs import load_manifest
+        result = st.manifest_stats(load_manifest(path))
+    elif path.is_dir():
+        raise InputError(path, "not a corpus store (no corpus.json); give a corpus or a manifest file")
+    else:
+        raise InputError(path, "no such file or directory")
+    if args.plot:
+        st.plot_stats(result, args.plot, corpus_path=path if corpus else None)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(st.format_table(result, top=args.top))
+        if args.plot:
+            print(f"plot written to {args.plot}")
+    return 0
