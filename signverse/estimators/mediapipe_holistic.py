@@ -58,6 +58,7 @@ class MediaPipeHolistic:
         if not can_convert(_NATIVE, self.layout):
             raise SignverseError(f"mediapipe output cannot be converted to layout '{self.layout}'")
         self._graph = None
+        self._flush_tracking = False
 
     @classmethod
     def describe(cls) -> BackendInfo:
@@ -87,6 +88,11 @@ class MediaPipeHolistic:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise SignverseError(f"frames must be HxWx3 uint8 RGB arrays, got {rgb.shape} {rgb.dtype}")
         height, width = rgb.shape[:2]
+        if self._flush_tracking and self._graph is not None:
+            # One black frame of the new video's size makes every tracker lose its target and the
+            # smoothing filters restart: as good as a new graph, without rebuilding it (~0.2 s).
+            self._graph.process(np.zeros_like(rgb))
+        self._flush_tracking = False
         result = self._holistic().process(np.ascontiguousarray(rgb))
         xy = np.full((1, 543, 2), np.nan, np.float32)
         conf = np.zeros((1, 543), np.float32)
@@ -117,7 +123,7 @@ class MediaPipeHolistic:
 
     def reset(self) -> None:
         """Drop tracking state: the next frame is treated as the start of a new video."""
-        self.close()
+        self._flush_tracking = True
 
     def close(self) -> None:
         if self._graph is not None:

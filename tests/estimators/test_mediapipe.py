@@ -53,3 +53,22 @@ def test_dwpose_layout_option_and_empty_frames(autsl):
     assert (conf[0, :18] > 0).sum() >= 8       # the upper body is there
     assert poses[1][0].shape == (0, 128, 2)    # nobody in a black frame
     np.testing.assert_allclose(again[0][0][0, :14], xy[0, :14], atol=3)   # reset: same first frame
+
+
+@pytest.mark.slow
+def test_reset_between_videos_equals_a_fresh_estimator(autsl):
+    from signverse.video import decode
+    other = [f for _, _, f in decode(shared("videos", "asl_house.mp4"), fps=None)][:6]
+    fresh = get_estimator("mediapipe")
+    reused = get_estimator("mediapipe")
+    try:
+        expected = fresh(other)
+        reused(autsl[:10])          # track a different person in a different video first
+        reused.reset()
+        got = reused(other)
+    finally:
+        fresh.close()
+        reused.close()
+    for (xy_a, conf_a), (xy_b, conf_b) in zip(expected, got):
+        assert np.array_equal(conf_a > 0, conf_b > 0)
+        assert np.nanmax(np.abs(xy_a - xy_b)) < 1.0   # pixels: no state carried over from video 1
