@@ -52,6 +52,9 @@ def register(sub) -> None:
     p.add_argument("--out", help="corpus store directory (created or continued)")
     p.add_argument("--fps", type=_fps, default=24.0, help="decode rate: a number or 'native' (default 24)")
     p.add_argument("--backend", default="mediapipe", help="pose estimator, or 'list' to show them")
+    p.add_argument("--layout", default="dwpose",
+                   help="layout stored in the corpus (default dwpose, like SignVerse-2M; 'native' keeps "
+                        "the estimator's own points, e.g. all 543 MediaPipe Holistic points)")
     p.add_argument("--backend-option", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="estimator option, e.g. model_complexity=0 (repeatable)")
     p.add_argument("--workers", type=int, default=None,
@@ -119,8 +122,11 @@ def run(args) -> int:
         print(f"signverse extract: note: {warning}", file=sys.stderr)
     if not manifest.records:
         raise SignverseError(f"{args.input}: no videos found")
+    if args.layout != "native":
+        from signverse.layouts import get_layout
+        args.layout = get_layout(args.layout).name   # an unknown layout fails before any work
     config = ExtractConfig(
-        fps=args.fps, backend=args.backend, backend_options=dict(args.backend_option),
+        fps=args.fps, backend=args.backend, backend_options=dict(args.backend_option), layout=args.layout,
         window=args.window, caption_language=args.caption_language,
         qc_filter=QCFilter(min_signer_frac=args.min_signer_frac, min_hand_frac=args.min_hand_frac,
                            max_multi_person_frac=args.max_multi_person_frac,

@@ -12,7 +12,7 @@ from signverse.core.errors import SignverseError
 
 # Each module defines ``register(subparsers)``; heavy imports stay inside the command handlers so
 # that ``signverse --help`` stays fast. Modules that are not present are skipped.
-COMMAND_MODULES = ("info", "convert", "render", "stats", "extract", "status", "train", "evaluate",
+COMMAND_MODULES = ("demo", "info", "convert", "render", "stats", "extract", "status", "train", "evaluate",
                    "predict", "recognize", "layouts")
 
 EXIT_USER_ERROR = 2

@@ -22,6 +22,7 @@ import numpy as np
 from signverse.core.errors import SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.core.records import Clip, Segment, VideoRecord
+from signverse.layouts import convert
 from signverse.pipeline.align import ClipSpan, caption_spans, window_spans
 from signverse.pipeline.qc import QCFilter, clip_qc
 
@@ -45,6 +46,7 @@ class ExtractConfig:
     read_ahead: int = 64                     # decoded frames buffered ahead of inference
     keep_video_pose: bool = False            # also return the whole video's pose (release shards)
     select_signer: bool = True
+    layout: str = "dwpose"                   # stored layout; "native" keeps the estimator's own
 
 
 @dataclass
@@ -232,6 +234,9 @@ class VideoProcessor:
             persons = np.asarray(selection.persons_per_frame)
         else:
             signer = pose.persons(0)
+        if cfg.layout != "native":
+            # Signer selection used every native point; the corpus stores the requested layout.
+            signer = convert(signer, cfg.layout)
         times_arr = np.asarray(times, np.float64) if cfg.fps is None else None
 
         lang, segments = _pick_track(tracks, cfg.caption_language)

@@ -59,7 +59,7 @@ def test_captions_become_frame_precise_clips(real_video, cli, tmp_path):
         first, stop = frame_range(start, end, 6, n)
         assert clip.pose.n_frames == stop - first and (clip.start, clip.end) == (start, end)
         assert (clip.text, clip.text_language, clip.sign_language) == (text, "en", "ase")
-        assert clip.pose.n_persons == 1 and clip.pose.layout == "mediapipe-holistic"
+        assert clip.pose.n_persons == 1 and clip.pose.layout == "dwpose"   # the default stored layout
         assert clip.qc["signer_frac"] > 0.5 and clip.qc["face_frac"] > 0.5   # a real signer is seen
         assert 0 < clip.qc["mean_conf"] <= 1 and clip.qc["multi_person_frac"] == 0.0
 
