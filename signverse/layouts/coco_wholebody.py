@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from signverse.layouts.base import Component, Layout
-from signverse.layouts.parts import face68, hand, hue_colors
+from signverse.layouts.parts import face68, hand, hue_colors, standard_anchors
 
 COCO17_POINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
                  "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
@@ -23,11 +23,5 @@ COCO_WHOLEBODY = Layout(
         hand("left_hand"),
         hand("right_hand"),
     ),
-    anchors=(("nose", "body.nose"),
-             ("left_shoulder", "body.left_shoulder"), ("right_shoulder", "body.right_shoulder"),
-             ("left_elbow", "body.left_elbow"), ("right_elbow", "body.right_elbow"),
-             ("left_wrist", "body.left_wrist"), ("right_wrist", "body.right_wrist"),
-             ("left_hip", "body.left_hip"), ("right_hip", "body.right_hip"),
-             ("left_eye", "body.left_eye"), ("right_eye", "body.right_eye"),
-             ("left_hand_root", "left_hand.wrist"), ("right_hand_root", "right_hand.wrist")),
+    anchors=standard_anchors(neck=False),
 )

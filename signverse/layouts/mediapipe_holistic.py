@@ -3,7 +3,7 @@ and with the 478-point refined face plus world points (586), as real ``.pose`` f
 from __future__ import annotations
 
 from signverse.layouts.base import Component, Layout
-from signverse.layouts.parts import hand, hue_colors
+from signverse.layouts.parts import hand, hue_colors, standard_anchors
 
 HOLISTIC_BODY_POINTS = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -29,13 +29,7 @@ def _face(n: int) -> Component:
     return Component("face", tuple(str(i) for i in range(n)), point_colors=((255, 255, 255),) * n)
 
 
-_ANCHORS = (("nose", "body.nose"),
-            ("left_shoulder", "body.left_shoulder"), ("right_shoulder", "body.right_shoulder"),
-            ("left_elbow", "body.left_elbow"), ("right_elbow", "body.right_elbow"),
-            ("left_wrist", "body.left_wrist"), ("right_wrist", "body.right_wrist"),
-            ("left_hip", "body.left_hip"), ("right_hip", "body.right_hip"),
-            ("left_eye", "body.left_eye"), ("right_eye", "body.right_eye"),
-            ("left_hand_root", "left_hand.wrist"), ("right_hand_root", "right_hand.wrist"))
+_ANCHORS = standard_anchors(neck=False)
 
 HOLISTIC = Layout("mediapipe-holistic", (_BODY, _face(468), hand("left_hand"), hand("right_hand")),
                   _ANCHORS, "MediaPipe Holistic 543: 33 body + 468 face + 2x21 hands",

@@ -54,5 +54,10 @@ def face68(extra_points: tuple[str, ...] = (), extra_mirror: tuple[int, ...] = (
                      mirror=FACE68_MIRROR + extra_mirror)
 
 
-def side_anchors(**points: str) -> tuple[tuple[str, str], ...]:
-    return tuple(points.items())
+def standard_anchors(*, neck: bool) -> tuple[tuple[str, str], ...]:
+    """Anchors of a layout whose body component names its points anatomically (nose, left_shoulder...)."""
+    names = ["nose"] + (["neck"] if neck else [])
+    names += [f"{side}_{part}" for part in ("shoulder", "elbow", "wrist", "hip", "eye")
+              for side in ("left", "right")]
+    return (tuple((n, f"body.{n}") for n in names)
+            + (("left_hand_root", "left_hand.wrist"), ("right_hand_root", "right_hand.wrist")))
