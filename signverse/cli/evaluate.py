@@ -1,0 +1,34 @@
+"""``signverse evaluate RUN --data DATA``: the task's metrics of a trained run on DATA."""
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a trained run on data (task metrics)",
+                       description="Evaluate the model in RUN on every sample of DATA with the task's "
+                                   "metrics (islr: top1/top5 per instance and per class, macro_f1; "
+                                   "text2pose: DTW-MJE; pose2text: BLEU/chrF; langid: accuracy).")
+    p.add_argument("run", help="run directory written by 'signverse train'")
+    p.add_argument("--data", required=True, help="evaluation data (same kinds as for train)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print ONE JSON object with the metrics")
+    p.add_argument("--save", action="store_true", help="also record the metrics in RUN/metrics.json")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    import logging
+    from signverse.train.run import evaluate_run, write_metrics
+    import torch
+    torch.set_num_threads(1)   # small models; avoids thread contention on shared CPUs
+    logging.getLogger("signverse.train").setLevel(logging.ERROR)
+    metrics = evaluate_run(args.run, args.data, device=args.device)
+    if args.save:
+        write_metrics(args.run, f"eval:{args.data}", metrics)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}")
+    return 0

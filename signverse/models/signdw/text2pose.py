@@ -1,0 +1,251 @@
+"""SignDW text -> pose: a text encoder, a length head and a pose decoder over DWPose frames.
+
+Frame vector (as in the SignVerse-2M baseline): the 128 DWPose points x (x, y, conf) = 384 values,
+point-major (``frame.reshape(128, 3)``). Coordinates are whatever the caller normalised them to
+(signverse's text2pose task uses neck-centred, shoulder-width-scaled units); conf is in [0, 1].
+
+Two decoders share the text encoder and the length head:
+
+* ``signdw-text2pose`` (autoregressive, the released baseline): frame ``t`` is predicted from the
+  frames before it plus a progress counter channel.
+* ``signdw-text2pose-parallel`` (the first release's non-autoregressive variant): all frames at
+  once from positional queries.
+
+Repairs of the released baseline's defects:
+
+* The counter means the same in training and inference: ``progress_t = t / L_hat`` where ``L_hat``
+  is the length head's own (detached, rounded) prediction, in both. (The baseline fed ``t / T_true``
+  while training but had no true length at inference.) Generation emits exactly ``L_hat`` frames.
+* No silent linear resampling of long clips: targets longer than ``max_frames`` are truncated by the
+  data pipeline, which counts and reports them (see ``signverse.train.recipes``); ``max_frames`` is a
+  config field stored with the checkpoint.
+* Evaluation is done on generated sequences with DTW-MJE, not on teacher-forced loss.
+
+Batch: ``tokens [B, L]`` (0-padded text ids), ``pose [B, T, 384]``, ``pose_mask [B, T]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from signverse.models.layers import (Positions, causal_mask, decoder_stack, encoder_stack,
+                                     lengths_to_mask, masked_mean, sinusoidal)
+from signverse.models.registry import register_model
+
+N_POINTS = 128
+FRAME_DIM = N_POINTS * 3
+
+
+@dataclass
+class Text2PoseConfig:
+    """Sizes of the SignDW text -> pose models."""
+
+    d_model: int = 128
+    n_heads: int = 4
+    enc_layers: int = 2
+    dec_layers: int = 3
+    ff_mult: int = 2
+    dropout: float = 0.1
+    max_frames: int = 256        # longer targets are truncated (reported), never resampled
+    max_text_len: int = 64
+    input_noise: float = 0.05    # AR only: Gaussian noise on teacher-forced inputs (exposure bias)
+    input_frame_dropout: float = 0.5   # AR only: share of teacher-forced input frames blanked
+    conf_weight: float = 0.1
+    length_weight: float = 1.0
+
+
+class _Text2PoseBase(nn.Module):
+    def __init__(self, cfg: Text2PoseConfig, vocab_size: int, frame_dim: int = FRAME_DIM):
+        super().__init__()
+        self.cfg, self.vocab_size, self.frame_dim = cfg, vocab_size, frame_dim
+        self.embed = nn.Embedding(vocab_size, cfg.d_model, padding_idx=0)
+        self.text_pos = Positions(cfg.d_model, "sinusoidal", cfg.max_text_len + 2)
+        self.text_enc = encoder_stack(cfg.d_model, cfg.n_heads, cfg.enc_layers, cfg.dropout, cfg.ff_mult)
+        self.text_norm = nn.LayerNorm(cfg.d_model)
+        self.length_head = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(),
+                                         nn.Linear(cfg.d_model, 1))
+        self.dec = decoder_stack(cfg.d_model, cfg.n_heads, cfg.dec_layers, cfg.dropout, cfg.ff_mult)
+        self.dec_norm = nn.LayerNorm(cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, frame_dim)
+
+    # -- text side ------------------------------------------------------------------------
+    def encode_text(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = tokens[:, :self.cfg.max_text_len]
+        mask = tokens != 0
+        mask[:, 0] = True   # an empty text still has one (padding) position to attend to
+        h = self.text_pos(self.embed(tokens) * self.cfg.d_model ** 0.5)
+        h = self.text_norm(self.text_enc(h, src_key_padding_mask=~mask))
+        return h, mask
+
+    def log_length(self, memory, mem_mask) -> torch.Tensor:
+        return self.length_head(masked_mean(memory, mem_mask)).squeeze(-1)
+
+    def predicted_length(self, log_len: torch.Tensor) -> torch.Tensor:
+        """``L_hat``: rounded, in ``[1, max_frames]``; the counter divides by it in training too."""
+        return log_len.detach().exp().round().clamp(1, self.cfg.max_frames).long()
+
+    def progress(self, T: int, L_hat: torch.Tensor) -> torch.Tensor:
+        """``[B, T]`` progress counter ``t / L_hat``."""
+        t = torch.arange(T, device=L_hat.device, dtype=torch.float32)[None]
+        return t / L_hat[:, None].float()
+
+    # -- losses ---------------------------------------------------------------------------
+    def frame_loss(self, pred, target, frame_mask) -> tuple[torch.Tensor, torch.Tensor]:
+        B, T, _ = pred.shape
+        p = pred.reshape(B, T, -1, 3)
+        y = target.reshape(B, T, -1, 3)
+        point_ok = (y[..., 2] > 0) & frame_mask[..., None]
+        xy_err = (p[..., :2] - y[..., :2]).abs().sum(-1)
+        xy = (xy_err * point_ok).sum() / point_ok.sum().clamp(min=1)
+        conf = F.binary_cross_entropy_with_logits(p[..., 2], y[..., 2].clamp(0, 1), reduction="none")
+        conf = (conf * frame_mask[..., None]).sum() / (frame_mask.sum() * p.shape[2]).clamp(min=1)
+        return xy, conf
+
+    def loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        memory, mem_mask = self.encode_text(batch["tokens"])
+        log_len = self.log_length(memory, mem_mask)
+        pose, frame_mask = batch["pose"], batch["pose_mask"]
+        true_len = frame_mask.sum(1).clamp(min=1).float()
+        pred = self.teacher_forced(memory, mem_mask, pose, frame_mask, self.predicted_length(log_len))
+        xy, conf = self.frame_loss(pred, pose, frame_mask)
+        length = F.smooth_l1_loss(log_len, true_len.log())
+        total = xy + self.cfg.conf_weight * conf + self.cfg.length_weight * length
+        return total, {"loss": float(total.detach()), "xy_l1": float(xy.detach()), "conf": float(conf.detach()),
+                       "log_len": float(length.detach())}
+
+    @staticmethod
+    def to_frames(raw: torch.Tensor) -> torch.Tensor:
+        """Network output -> frames: conf logits become probabilities."""
+        B, T, D = raw.shape
+        r = raw.reshape(B, T, -1, 3)
+        return torch.cat([r[..., :2], r[..., 2:].sigmoid()], -1).reshape(B, T, D)
+
+    def example_batch(self, batch_size: int = 2, device="cpu") -> dict:
+        T = 5
+        tokens = torch.randint(4, self.vocab_size, (batch_size, 3), device=device)
+        pose = torch.randn(batch_size, T, self.frame_dim, device=device)
+        pose.view(batch_size, T, -1, 3)[..., 2] = 1.0
+        mask = torch.ones(batch_size, T, dtype=torch.bool, device=device)
+        mask[0, -1] = False
+        return {"tokens": tokens, "pose": pose, "pose_mask": mask}
+
+
+class SignDWText2Pose(_Text2PoseBase):
+    """Autoregressive decoder: input at step t = previous frame (zeros at t=0) + counter t / L_hat.
+
+    >>> m = SignDWText2Pose(Text2PoseConfig(d_model=16, enc_layers=1, dec_layers=1), vocab_size=10)
+    >>> frames, lengths = m.generate(torch.tensor([[4, 5, 0]]), max_frames=4)
+    >>> frames.shape[0], frames.shape[2], int(lengths[0]) <= 4
+    (1, 384, True)
+    """
+
+    def __init__(self, cfg: Text2PoseConfig, vocab_size: int, frame_dim: int = FRAME_DIM):
+        super().__init__(cfg, vocab_size, frame_dim)
+        self.frame_in = nn.Linear(frame_dim + 1, cfg.d_model)
+        self.frame_pos = Positions(cfg.d_model, "sinusoidal", cfg.max_frames + 1)
+
+    def _step_inputs(self, prev_frames, progress):
+        return self.frame_pos(self.frame_in(torch.cat([prev_frames, progress.unsqueeze(-1)], -1)))
+
+    def _run(self, inputs, memory, mem_mask, pad_mask=None):
+        T = inputs.shape[1]
+        h = self.dec(inputs, memory, tgt_mask=causal_mask(T, inputs.device), tgt_is_causal=True,
+                     tgt_key_padding_mask=pad_mask, memory_key_padding_mask=~mem_mask)
+        return self.out(self.dec_norm(h))
+
+    def teacher_forced(self, memory, mem_mask, pose, frame_mask, L_hat):
+        B, T, D = pose.shape
+        prev = torch.cat([pose.new_zeros(B, 1, D), pose[:, :-1]], 1)
+        if self.training and self.cfg.input_noise > 0:
+            prev = prev + self.cfg.input_noise * torch.randn_like(prev)
+        if self.training and self.cfg.input_frame_dropout > 0:
+            # Blank whole previous frames so the decoder cannot just copy its input: it has to use
+            # the text and the counter (teacher-forced loss falls while free-running DTW-MJE rises
+            # without this; see benchmarks/text2pose.py).
+            keep = torch.rand(B, T, 1, device=prev.device) >= self.cfg.input_frame_dropout
+            prev = prev * keep
+        return self._run(self._step_inputs(prev, self.progress(T, L_hat)), memory, mem_mask)
+
+    @torch.no_grad()
+    def generate(self, tokens: torch.Tensor, max_frames: int | None = None,
+                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``[B, T, 384]`` (conf as probabilities) and lengths ``[B]``.
+
+        ``lengths`` forces the output length (e.g. to compare at the true length); by default the
+        length head decides. Frames past a sample's length are zero.
+        """
+        memory, mem_mask = self.encode_text(tokens)
+        L_hat = self.predicted_length(self.log_length(memory, mem_mask))
+        if lengths is not None:
+            L_hat = lengths.to(L_hat).clamp(1, self.cfg.max_frames)
+        if max_frames is not None:
+            L_hat = L_hat.clamp(max=max_frames)
+        B, T = tokens.shape[0], int(L_hat.max())
+        frames = memory.new_zeros(B, 0, self.frame_dim)
+        prev = memory.new_zeros(B, 1, self.frame_dim)
+        progress = self.progress(T, L_hat)
+        for t in range(T):
+            raw = self._run(self._step_inputs(prev, progress[:, :t + 1]), memory, mem_mask)[:, -1:]
+            frame = self.to_frames(raw)
+            frames = torch.cat([frames, frame], 1)
+            prev = torch.cat([prev, frame], 1)
+        frames = frames * lengths_to_mask(L_hat, T).unsqueeze(-1)
+        return frames, L_hat
+
+
+class SignDWText2PoseParallel(_Text2PoseBase):
+    """Non-autoregressive decoder: queries = sinusoidal(t) + embedding of the counter t / L_hat."""
+
+    def __init__(self, cfg: Text2PoseConfig, vocab_size: int, frame_dim: int = FRAME_DIM):
+        super().__init__(cfg, vocab_size, frame_dim)
+        self.query = nn.Sequential(nn.Linear(2 * cfg.d_model, cfg.d_model), nn.GELU(),
+                                   nn.Linear(cfg.d_model, cfg.d_model))
+
+    def _queries(self, T, L_hat):
+        prog = self.progress(T, L_hat)
+        t = torch.arange(T, device=L_hat.device).expand_as(prog)
+        # progress scaled by 100 so the sinusoid resolves fractions of the clip
+        return self.query(torch.cat([sinusoidal(t, self.cfg.d_model),
+                                     sinusoidal(prog * 100.0, self.cfg.d_model)], -1))
+
+    def _run(self, T, L_hat, memory, mem_mask):
+        q = self._queries(T, L_hat)
+        pad = ~lengths_to_mask(L_hat.clamp(max=T), T)
+        pad[:, 0] = False
+        h = self.dec(q, memory, tgt_key_padding_mask=None if self.training else pad,
+                     memory_key_padding_mask=~mem_mask)
+        return self.out(self.dec_norm(h))
+
+    def teacher_forced(self, memory, mem_mask, pose, frame_mask, L_hat):
+        return self._run(pose.shape[1], L_hat, memory, mem_mask)
+
+    @torch.no_grad()
+    def generate(self, tokens: torch.Tensor, max_frames: int | None = None,
+                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Same contract as ``SignDWText2Pose.generate``, all frames in one pass."""
+        memory, mem_mask = self.encode_text(tokens)
+        L_hat = self.predicted_length(self.log_length(memory, mem_mask))
+        if lengths is not None:
+            L_hat = lengths.to(L_hat).clamp(1, self.cfg.max_frames)
+        if max_frames is not None:
+            L_hat = L_hat.clamp(max=max_frames)
+        T = int(L_hat.max())
+        frames = self.to_frames(self._run(T, L_hat, memory, mem_mask))
+        return frames * lengths_to_mask(L_hat, T).unsqueeze(-1), L_hat
+
+
+@register_model("signdw-text2pose", Text2PoseConfig, task="text2pose",
+                description="SignDW text->pose, autoregressive decoder with progress counter + length head")
+def build_text2pose(cfg: Text2PoseConfig, vocab_size: int = 8, frame_dim: int = FRAME_DIM,
+                    **_) -> SignDWText2Pose:
+    return SignDWText2Pose(cfg, vocab_size, frame_dim)
+
+
+@register_model("signdw-text2pose-parallel", Text2PoseConfig, task="text2pose",
+                description="SignDW text->pose, parallel decoding from positional queries + length head")
+def build_text2pose_parallel(cfg: Text2PoseConfig, vocab_size: int = 8, frame_dim: int = FRAME_DIM,
+                             **_) -> SignDWText2PoseParallel:
+    return SignDWText2PoseParallel(cfg, vocab_size, frame_dim)

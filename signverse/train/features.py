@@ -1,0 +1,213 @@
+"""Signer-invariant frame features for the pose encoder (islr, langid, pose2text).
+
+Any pose (MediaPipe Holistic, COCO-WholeBody, OpenPose, DWPose) is converted to DWPose and reduced
+to 54 points: 12 upper-body points (nose, neck, shoulders, elbows, wrists, eyes, ears) and the two
+21-point hands. Then, per sequence:
+
+1. Normalise: centre on the neck, divide by the shoulder width (medians over the sequence), so a
+   signer's position, distance to the camera and body size do not matter.
+2. Canonicalise handedness: when the left hand is the more active one (seen in more frames, then
+   moving more), mirror x and swap left/right, so the dominant hand is always in the right slot.
+   (Whether a student's webcam image was mirrored is unknown, so handedness carries no meaning.)
+3. (Training) augment: random rotation / scale / shear / shift, per-point jitter, speed change,
+   temporal crop and dropped hand frames.
+4. Per-frame features (``FEATURE_DIM`` = 194): body xy (24), both hands' xy relative to the neck
+   (84), both hands' wrist-relative shapes scaled by hand size (80), hand presence (2), hand-centre
+   velocity (4). Missing values are 0 and flagged by the presence channels.
+
+Training-set feature mean/std (``FeatureStats``) standardise the features; they are stored with
+the checkpoint.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from signverse.core.pose import PoseSeq
+from signverse.layouts import convert, get_layout
+
+_BODY = (0, 1, 2, 3, 4, 5, 6, 7, 14, 15, 16, 17)   # dwpose body indices kept (no hips/legs)
+_LH = tuple(range(86, 107))
+_RH = tuple(range(107, 128))
+POINTS = _BODY + _LH + _RH                          # 54 dwpose indices
+N_POINTS = len(POINTS)
+LH = slice(len(_BODY), len(_BODY) + 21)
+RH = slice(len(_BODY) + 21, N_POINTS)
+NECK, L_SH, R_SH = 1, 5, 2                          # local indices (dwpose body order)
+FEATURE_DIM = 24 + 84 + 80 + 2 + 4
+
+
+def _mirror_perm() -> np.ndarray:
+    full = get_layout("dwpose").mirror_permutation
+    where = {g: i for i, g in enumerate(POINTS)}
+    return np.array([where[int(full[g])] for g in POINTS])
+
+
+MIRROR = _mirror_perm()
+
+
+def pose_points(pose: PoseSeq, person: int = 0) -> np.ndarray:
+    """``[T, 54, 2]`` float32 upper-body + hand points of one person, NaN where missing."""
+    if get_layout(pose.layout).name != "dwpose":
+        pose = convert(pose, "dwpose")
+    p = min(person, pose.n_persons - 1)
+    xy = pose.xy[:, p][:, list(POINTS)].astype(np.float32)
+    xy[pose.conf[:, p][:, list(POINTS)] <= 0] = np.nan
+    return xy
+
+
+def normalise_points(pts: np.ndarray) -> np.ndarray:
+    """Neck-centred, shoulder-width-scaled copy of ``[T, 54, 2]`` (sequence medians)."""
+    width = np.linalg.norm(pts[:, L_SH] - pts[:, R_SH], axis=-1)
+    width = width[np.isfinite(width) & (width > 1e-6)]
+    neck = pts[:, NECK]
+    neck = neck[np.isfinite(neck).all(-1)]
+    if len(width) and len(neck):
+        return (pts - np.median(neck, 0)) / np.median(width)
+    # No shoulders at all: centre and scale on whatever is visible, so features stay bounded.
+    seen = pts[np.isfinite(pts).all(-1)]
+    if not len(seen):
+        return pts.copy()
+    return (pts - np.median(seen, 0)) / max(float(np.ptp(seen, 0).max()), 1e-6)
+
+
+def _activity(hand: np.ndarray) -> tuple[float, float]:
+    present = np.isfinite(hand).all(-1).any(-1)
+    c = np.nanmean(np.where(np.isfinite(hand), hand, np.nan), axis=1) if present.any() else None
+    motion = 0.0
+    if c is not None and present.sum() > 1:
+        d = np.diff(c[present], axis=0)
+        motion = float(np.linalg.norm(d, axis=-1).mean())
+    return float(present.mean()), motion
+
+
+def canonicalise(pts: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Mirror so that the more active hand is the right one; returns (points, mirrored)."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN frames in nanmean
+        lp, lm = _activity(pts[:, LH])
+        rp, rm = _activity(pts[:, RH])
+    if (lp, lm) > (rp, rm) and not (abs(lp - rp) < 1e-9 and abs(lm - rm) < 1e-9):
+        out = pts[:, MIRROR].copy()
+        out[..., 0] = -out[..., 0]
+        return out, True
+    return pts, False
+
+
+@dataclass
+class AugmentConfig:
+    """Ranges of the random training augmentations (0 disables one)."""
+
+    rotate_deg: float = 12.0
+    scale: float = 0.15
+    shear: float = 0.1
+    shift: float = 0.15
+    jitter: float = 0.01
+    speed: float = 0.25          # resample the clip to (1 +- speed) x its length
+    crop: float = 0.15           # drop up to this fraction of frames at the ends
+    hand_drop: float = 0.05      # probability that a hand is hidden in a frame
+    hand_rotate_deg: float = 10.0
+
+
+def augment_points(pts: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Random geometric and temporal variant of normalised ``[T, 54, 2]`` points."""
+    T = len(pts)
+    # temporal: crop ends, then resample speed (linear interpolation between neighbour frames)
+    if cfg.crop > 0 and T > 8:
+        a = int(rng.integers(0, int(cfg.crop * T / 2) + 1))
+        b = int(rng.integers(0, int(cfg.crop * T / 2) + 1))
+        pts = pts[a:T - b]
+        T = len(pts)
+    if cfg.speed > 0 and T > 2:
+        new_t = max(4, int(round(T * rng.uniform(1 - cfg.speed, 1 + cfg.speed))))
+        pos = np.linspace(0, T - 1, new_t)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, T - 1)
+        w = (pos - lo)[:, None, None]
+        a, b = pts[lo], pts[hi]
+        # where one side is missing, take the other (keeps detections instead of blending NaN)
+        pts = np.where(np.isfinite(a) & np.isfinite(b), a * (1 - w) + b * w, np.where(w < 0.5, a, b))
+    # geometric: one affine map per clip
+    th = np.deg2rad(rng.uniform(-cfg.rotate_deg, cfg.rotate_deg))
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    sc = np.diag(1 + rng.uniform(-cfg.scale, cfg.scale, 2))
+    sh = np.array([[1, rng.uniform(-cfg.shear, cfg.shear)], [rng.uniform(-cfg.shear, cfg.shear), 1]])
+    m = rot @ sc @ sh
+    pts = pts @ m.T + rng.uniform(-cfg.shift, cfg.shift, 2)
+    # hand shapes: small independent rotation about each wrist
+    if cfg.hand_rotate_deg > 0:
+        for sl in (LH, RH):
+            th = np.deg2rad(rng.uniform(-cfg.hand_rotate_deg, cfg.hand_rotate_deg))
+            r = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+            hand = pts[:, sl]
+            wrist = hand[:, :1]
+            pts[:, sl] = (hand - wrist) @ r.T + wrist
+    if cfg.jitter > 0:
+        pts = pts + rng.normal(0, cfg.jitter, pts.shape)
+    if cfg.hand_drop > 0:
+        for sl in (LH, RH):
+            drop = rng.random(len(pts)) < cfg.hand_drop
+            pts[drop, sl] = np.nan
+    return pts.astype(np.float32)
+
+
+def frame_features(pts: np.ndarray) -> np.ndarray:
+    """``[T, FEATURE_DIM]`` float32 features of normalised (canonical) ``[T, 54, 2]`` points."""
+    T = len(pts)
+    body = np.nan_to_num(pts[:, :len(_BODY)].reshape(T, -1))
+    out = [body]
+    shapes, presence, centres = [], [], []
+    for sl in (LH, RH):
+        hand = pts[:, sl]
+        ok = np.isfinite(hand).all(-1).all(-1)
+        rel = hand - hand[:, :1]
+        size = np.linalg.norm(rel[:, 9], axis=-1)          # wrist -> middle-finger base
+        size = np.where(np.isfinite(size) & (size > 1e-6), size, 1.0)
+        shape = rel[:, 1:] / size[:, None, None]
+        out.append(np.where(ok[:, None], np.nan_to_num(hand.reshape(T, -1)), 0.0))
+        shapes.append(np.where(ok[:, None], np.nan_to_num(shape.reshape(T, -1)), 0.0))
+        presence.append(ok.astype(np.float32))
+        centres.append(np.where(ok[:, None], np.nan_to_num(hand.mean(1)), np.nan))
+    out += shapes
+    out.append(np.stack(presence, -1))
+    for c in centres:
+        v = np.zeros((T, 2), np.float32)
+        if T > 1:
+            d = np.diff(c, axis=0)
+            v[1:] = np.nan_to_num(d)
+        out.append(v)
+    feats = np.concatenate(out, -1).astype(np.float32)
+    return np.clip(feats, -20, 20)
+
+
+@dataclass
+class FeatureStats:
+    """Per-feature mean and std of the training set (stored with the checkpoint)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, feature_list: list[np.ndarray]) -> "FeatureStats":
+        allf = np.concatenate(feature_list, 0).astype(np.float64)
+        return cls(allf.mean(0).astype(np.float32), (allf.std(0) + 1e-3).astype(np.float32))
+
+    def apply(self, feats: np.ndarray) -> np.ndarray:
+        return ((feats - self.mean) / self.std).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureStats":
+        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+
+
+def prepare_points(pose: PoseSeq, canonical: bool = True) -> np.ndarray:
+    """Pose -> normalised (and canonicalised) ``[T, 54, 2]`` points, the cached per-sample input."""
+    pts = normalise_points(pose_points(pose))
+    if canonical:
+        pts, _ = canonicalise(pts)
+    return pts.astype(np.float32)
