@@ -82,8 +82,8 @@ def _neck_shoulder(pose: PoseSeq, per_frame: bool) -> tuple[np.ndarray, np.ndarr
     seq_width = _nanmedian(width, 0)                                    # [P]
     missing = ~np.isfinite(seq_width) | ~np.isfinite(seq_center).all(-1)
     if missing.any():
-        log.warning("normalize: %d person(s) have no shoulders in any frame; left unscaled",
-                    int(missing.sum()))
+        log.info("normalize: %d person(s) have no shoulders in any frame; left unscaled",
+                 int(missing.sum()))
         seq_center[missing] = 0.0
         seq_width[missing] = 1.0
     if per_frame:

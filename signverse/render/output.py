@@ -22,8 +22,8 @@ def _pil():
     return Image, ImageDraw, ImageFont
 
 
-def label(image: np.ndarray, text: str) -> np.ndarray:
-    """Write ``text`` in the top-left corner (white on a dark box), returning a new image."""
+def label(image: np.ndarray, text: str, *, bottom: bool = False) -> np.ndarray:
+    """Write ``text`` in the top-left (or bottom-left) corner, white on a dark box; a new image."""
     Image, ImageDraw, ImageFont = _pil()
     img = Image.fromarray(image)
     size = max(10, image.shape[0] // 24)
@@ -33,8 +33,11 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
         font = ImageFont.load_default()
     pen = ImageDraw.Draw(img)
     box = pen.textbbox((4, 2), text, font=font)
+    # Bottom labels (frame numbers on a contact sheet) leave the top for the sequence labels.
+    at = (4, image.shape[0] - (box[3] - box[1]) - 6) if bottom else (4, 2)
+    box = pen.textbbox(at, text, font=font)
     pen.rectangle((box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2), fill=(40, 40, 40))
-    pen.text((4, 2), text, fill=(255, 255, 255), font=font)
+    pen.text(at, text, fill=(255, 255, 255), font=font)
     return np.asarray(img)
 
 
@@ -57,7 +60,7 @@ def contact_sheet(images: Sequence[np.ndarray], labels: Sequence[str] | None = N
     for i, image in enumerate(images):
         thumb = _resize(image, (tw, th)) if (tw, th) != image.shape[1::-1] else image
         if labels is not None:
-            thumb = label(thumb, labels[i])
+            thumb = label(thumb, labels[i], bottom=True)
         r, c = divmod(i, columns)
         sheet[r * (th + 2):r * (th + 2) + th, c * (tw + 2):c * (tw + 2) + tw] = thumb
     return sheet

@@ -37,7 +37,9 @@ def test_png_contact_sheet_tiles_frames(tmp_path):
     pose = moving(n_frames=4)
     sheet = np.asarray(Image.open(render_to(pose, tmp_path / "s.png")).convert("RGB"))
     assert sheet.shape == (2 * 64 + 2, 2 * 96 + 2, 3)        # 2x2 grid with 2 px gaps
-    np.testing.assert_array_equal(sheet[40:, :96][:20, :], render_frame(pose, 2)[40:60])
+    # tile 0 is frame 0; its frame label sits at the bottom, so compare the part above it
+    np.testing.assert_array_equal(sheet[:44, :96], render_frame(pose, 0)[:44])
+    assert not np.array_equal(sheet[:44, :96], render_frame(pose, 3)[:44])
 
 
 def test_gif_has_one_frame_per_pose_frame(tmp_path):
