@@ -4,15 +4,19 @@ from __future__ import annotations
 import json
 
 TASKS = ("islr", "langid", "pose2text", "text2pose")
+SIGNX_TASKS = ("signx-fusion", "signx-gloss", "signx-video2pose")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model for a task (islr, langid, pose2text, text2pose)",
+    p = sub.add_parser("train", help="train a model for a task (islr, langid, pose2text, text2pose, signx-*)",
                        description="Train a task's model into a run directory RUN (config.json, model.pt, "
                                    "vocab.json, split.json, metrics.json, log.jsonl). DATA: a corpus, an "
                                    "ISLR npz folder, an MP_Data folder, a PHOENIX folder or pose files with "
-                                   "an index.csv.")
-    p.add_argument("task", choices=TASKS)
+                                   "an index.csv. SignX: signx-fusion (self-supervised on DATA's poses), "
+                                   "signx-gloss (DATA with labels; --set fusion_run=RUN to reuse a fusion "
+                                   "model), signx-video2pose (DATA = videos; adds the ViT to the gloss run "
+                                   "already in --out).")
+    p.add_argument("task", choices=TASKS + SIGNX_TASKS)
     p.add_argument("--data", required=True, help="training data (see above)")
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--model", help="registered model name (default: the task's SignDW model; "
@@ -43,7 +47,19 @@ def _parse_sets(items: list[str]) -> dict:
     return out
 
 
+def _run_signx(args) -> int:
+    from signverse.models.signx.train import train_task
+    options = _parse_sets(args.set)
+    if args.epochs is not None:
+        options["steps" if args.task != "signx-gloss" else "epochs"] = args.epochs
+    metrics = train_task(args.task, args.data, args.out, **options)
+    print(json.dumps(metrics) if args.json else f"trained {args.task} -> {args.out}: {metrics}")
+    return 0
+
+
 def run(args) -> int:
+    if args.task in SIGNX_TASKS:
+        return _run_signx(args)
     import dataclasses
     from signverse.train.recipes import get_recipe
     from signverse.train.run import train_task
