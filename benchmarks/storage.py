@@ -296,8 +296,11 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--skip-scale", action="store_true")
     args = ap.parse_args()
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="sv_storage_", dir=args.workdir))
-    print(f"machine: {os.cpu_count()} CPUs (shared with other jobs: timings are disturbed); workdir {work}")
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} (other jobs disturb timings); workdir {work}")
     try:
         part_a_b(work, args.repeat)
         if not args.skip_scale:
