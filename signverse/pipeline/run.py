@@ -183,7 +183,8 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
     ledger.register(ids, languages={r.video_id: r.sign_language for r in records},
                     sources={r.video_id: r.path or r.url for r in records})
     ledger.set_meta("config", {"fps": config.fps, "backend": config.backend,
-                               "backend_options": config.backend_options, "window": config.window})
+                               "backend_options": config.backend_options, "window": config.window,
+                               "layout": config.layout})
     done = ledger.done_ids()
     failed_before = {v.video_id for v in ledger.rows("failed")}
     todo = [r for r in records if r.video_id not in done

@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from signverse.core.errors import SignverseError
+from signverse.models.schedule import lr_factor
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +94,6 @@ def to_device(batch: dict, device) -> dict:
             v = torch.from_numpy(v)
         out[k] = v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
     return out
-
-
-def lr_factor(step: int, total: int, warmup: int, min_frac: float) -> float:
-    """Linear warmup to 1, then cosine to ``min_frac``."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class Trainer:

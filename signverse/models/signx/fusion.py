@@ -32,6 +32,7 @@ from torch import nn
 
 from signverse.layouts import get_layout
 from signverse.models.signx.tracks import DEFAULT_TRACKS
+from signverse.models.schedule import one_cycle
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,7 @@ def train_fusion(frames: FrameSet, config: FusionConfig | None = None, *, model:
     model = model or FusionModel(config)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
+    sched = one_cycle(opt, lr, steps)
     history, t0 = [], time.time()
     for step in range(steps):
         idx = rng.integers(0, len(frames), size=min(batch_size, len(frames)))

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from signverse.models.signx.fusion import FusionConfig, FusionModel, Tracks
 from signverse.models.signx.sequences import ClipTracks, augment, collate
+from signverse.models.schedule import one_cycle
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +285,7 @@ def train_gloss(clips: list[ClipTracks], glosses: list[list[str]], config: Gloss
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
     n_steps = max(1, epochs * math.ceil(len(clips) / batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=n_steps, pct_start=0.1)
+    sched = one_cycle(opt, lr, n_steps)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     history, t0, step = [], time.time(), 0

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from signverse.core.errors import InputError, SignverseError, require
 from signverse.core.pose import PoseSeq
 from signverse.layouts import convert, get_layout
+from signverse.models.schedule import one_cycle
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,7 @@ def train_video2pose(videos: list[VideoTargets], fusion, config: Video2PoseConfi
         data += [_prepare(v, fusion, True) for v in videos]
     model = Video2Pose(config)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
+    sched = one_cycle(opt, lr, steps)
     history, t0 = [], time.time()
     model.train()
     for step in range(steps):
