@@ -24,7 +24,8 @@ from signverse.models.signx import (FrameSet, FusionConfig, GlossConfig, Video2P
                                     normalise_tracks, predict_scores, save_run, train_fusion, train_gloss,
                                     train_video2pose)
 from signverse.models.signx.fusion import to_torch
-from signverse.models.signx.islr import load_islr, signer_folds
+from signverse.data import load_islr
+from signverse.tasks.splits import kfold_by_signer
 from signverse.models.signx.paired import load_tracks
 from signverse.models.signx.tracks import frame_reference
 
@@ -104,16 +105,12 @@ def bench_fusion(args) -> dict:
 
 # -- 2. Pose2Gloss vs classifier peers --------------------------------------------------------------
 def _folds(items, k):
-    try:
-        from signverse.tasks.splits import kfold_by_signer
-        rows = [{"id": str(i), "signer": it.signer} for i, it in enumerate(items)]
-        out = []
-        for f in range(k):
-            sp = kfold_by_signer(rows, k, f)
-            out.append((np.array(sorted(int(i) for i in sp.train)), np.array(sorted(int(i) for i in sp.test))))
-        return out, "signverse.tasks.kfold_by_signer"
-    except ImportError:
-        return signer_folds([it.signer for it in items], k), "signx.islr.signer_folds"
+    rows = [{"id": str(i), "signer": it.signer} for i, it in enumerate(items)]
+    out = []
+    for f in range(k):
+        sp = kfold_by_signer(rows, k, f)
+        out.append((np.array(sorted(int(i) for i in sp.train)), np.array(sorted(int(i) for i in sp.test))))
+    return out, "signverse.tasks.kfold_by_signer"
 
 
 def _topk(scores: np.ndarray, y: np.ndarray, k: int) -> float:

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from signverse.layouts import convert  # noqa: E402
 from signverse.models.signx import (END, FusionConfig, GlossConfig, Pose2Gloss, PoseClassifier,  # noqa: E402
                                     load_run, normalise_tracks, predict_scores, save_run, train_gloss)
-from signverse.models.signx.islr import holistic_from_1662, load_islr, signer_folds  # noqa: E402
+from signverse.data import load_islr  # noqa: E402
 from signverse.models.signx.sequences import collate  # noqa: E402
 
 TINY = GlossConfig(fusion=FusionConfig(tracks=("dwpose", "mediapipe-holistic"), hidden=48, latent=24, heads=2),
@@ -52,23 +52,6 @@ def test_decode_stops_at_end_token():
         scores[0, slot, tok] = 1
     assert m.decode(scores) == [["x", "y"]]
     assert m.targets([[1, 2]]).tolist() == [[1, 2, 0, 0]]
-
-
-def test_holistic_1662_conversion_marks_zeros_missing():
-    x = np.zeros((3, 1662), np.float32)
-    x[:, :132] = np.tile(np.r_[0.5, 0.4, 0.0, 0.9], 33)
-    pose = holistic_from_1662(x)
-    assert pose.layout == "mediapipe-holistic" and pose.xy.shape == (3, 1, 543, 2)
-    assert pose.valid[:, 0, :33].all() and not pose.valid[:, 0, 33:].any()
-    assert np.allclose(pose.xy[0, 0, 0], [320, 192])
-
-
-def test_signer_folds_are_disjoint():
-    signers = ["a"] * 5 + ["b"] * 3 + ["c"] * 4 + ["d"] * 2
-    folds = signer_folds(signers, k=3)
-    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(len(signers)))
-    for tr, te in folds:
-        assert not {signers[i] for i in tr} & {signers[i] for i in te}
 
 
 def _islr_few(shared_data, n_classes=4):
