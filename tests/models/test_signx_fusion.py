@@ -16,12 +16,8 @@ SMALL = dict(hidden=48, latent=24, heads=2)
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread is faster than two fighting over a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (see conftest)."""
 
 
 def _rand_tracks(n=5, tracks=("dwpose", "coco-wholebody"), seed=0):

@@ -18,12 +18,8 @@ TINY = GlossConfig(fusion=FusionConfig(tracks=("dwpose", "mediapipe-holistic"), 
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread is faster than two fighting over a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (see conftest)."""
 
 
 def _clip(T, seed, k=128):

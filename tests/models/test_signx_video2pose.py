@@ -19,12 +19,8 @@ FUSION = FusionConfig(tracks=("dwpose", "mediapipe-holistic"), hidden=32, latent
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread is faster than two fighting over a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (see conftest)."""
 
 
 def test_forward_shapes():

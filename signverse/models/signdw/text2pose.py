@@ -87,6 +87,18 @@ class _Text2PoseBase(nn.Module):
         """``L_hat``: rounded, in ``[1, max_frames]``; the counter divides by it in training too."""
         return log_len.detach().exp().round().clamp(1, self.cfg.max_frames).long()
 
+    def encode_for_generation(self, tokens: torch.Tensor, max_frames: int | None,
+                              lengths: torch.Tensor | None):
+        """Encode the text and fix each output's length: the length head's prediction, unless
+        ``lengths`` are given; never above ``max_frames``."""
+        memory, mem_mask = self.encode_text(tokens)
+        L_hat = self.predicted_length(self.log_length(memory, mem_mask))
+        if lengths is not None:
+            L_hat = lengths.to(L_hat).clamp(1, self.cfg.max_frames)
+        if max_frames is not None:
+            L_hat = L_hat.clamp(max=max_frames)
+        return memory, mem_mask, L_hat
+
     def progress(self, T: int, L_hat: torch.Tensor) -> torch.Tensor:
         """``[B, T]`` progress counter ``t / L_hat``."""
         t = torch.arange(T, device=L_hat.device, dtype=torch.float32)[None]
@@ -177,12 +189,7 @@ class SignDWText2Pose(_Text2PoseBase):
         ``lengths`` forces the output length (e.g. to compare at the true length); by default the
         length head decides. Frames past a sample's length are zero.
         """
-        memory, mem_mask = self.encode_text(tokens)
-        L_hat = self.predicted_length(self.log_length(memory, mem_mask))
-        if lengths is not None:
-            L_hat = lengths.to(L_hat).clamp(1, self.cfg.max_frames)
-        if max_frames is not None:
-            L_hat = L_hat.clamp(max=max_frames)
+        memory, mem_mask, L_hat = self.encode_for_generation(tokens, max_frames, lengths)
         B, T = tokens.shape[0], int(L_hat.max())
         frames = memory.new_zeros(B, 0, self.frame_dim)
         prev = memory.new_zeros(B, 1, self.frame_dim)
@@ -226,12 +233,7 @@ class SignDWText2PoseParallel(_Text2PoseBase):
     def generate(self, tokens: torch.Tensor, max_frames: int | None = None,
                  lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Same contract as ``SignDWText2Pose.generate``, all frames in one pass."""
-        memory, mem_mask = self.encode_text(tokens)
-        L_hat = self.predicted_length(self.log_length(memory, mem_mask))
-        if lengths is not None:
-            L_hat = lengths.to(L_hat).clamp(1, self.cfg.max_frames)
-        if max_frames is not None:
-            L_hat = L_hat.clamp(max=max_frames)
+        memory, mem_mask, L_hat = self.encode_for_generation(tokens, max_frames, lengths)
         T = int(L_hat.max())
         frames = self.to_frames(self._run(T, L_hat, memory, mem_mask))
         return frames * lengths_to_mask(L_hat, T).unsqueeze(-1), L_hat
