@@ -92,3 +92,21 @@ def test_recognize_with_estimators_path(shared_data, tmp_path):
     result = recognize_video(video, load_run(tmp_path / "run"), path="estimators", k=2)
     assert result.n_frames == 73 and result.glosses[0] in {"house", "wrong"}
     assert set(result.seconds) >= {"estimator", "gloss", "total"}
+
+
+@pytest.mark.slow
+def test_targets_come_from_one_decoding_pass_and_are_cached(shared_data, tmp_path, monkeypatch):
+    from signverse.models.signx.video2pose import load_targets
+    monkeypatch.setenv("SIGNVERSE_CACHE", str(tmp_path / "cache"))
+    video = shared_data("videos", "asl_house.mp4")
+    first = load_targets(video, 32, fps=6.0)
+    assert first.frames.shape[1:] == (32, 32, 3)
+    assert first.pose.n_frames == len(first.frames) and first.pose.fps == 6.0
+    assert first.pose.layout == "mediapipe-holistic" and first.pose.n_persons == 1
+    assert (first.pose.width, first.pose.height) == (320, 240)     # pixels of the original video
+    assert first.pose.valid[:, 0, :33].any(-1).mean() > 0.9         # the signer is found
+    again = load_targets(video, 32, fps=6.0)                          # now from the cache
+    assert np.array_equal(again.frames, first.frames)
+    assert np.array_equal(again.pose.valid, first.pose.valid)
+    assert np.allclose(again.pose.xy[first.pose.valid], first.pose.xy[first.pose.valid])
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 1

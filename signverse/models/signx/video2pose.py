@@ -25,6 +25,7 @@ from signverse.core.errors import InputError, SignverseError, require
 from signverse.core.pose import PoseSeq
 from signverse.layouts import convert, get_layout
 from signverse.models.schedule import one_cycle
+from signverse.ops import flip
 
 log = logging.getLogger(__name__)
 
@@ -138,28 +139,43 @@ def read_frames(path: str | Path, size: int, fps: float | None = None) -> tuple[
     return np.stack(frames), info.width, info.height, float(fps or info.fps)
 
 
-def _estimator():
-    try:
-        from signverse.estimators import get_estimator
-        return get_estimator("mediapipe")
-    except ImportError:
-        from signverse.estimators.mediapipe_holistic import MediaPipeHolistic
-        return MediaPipeHolistic()
-
-
 def run_estimator(path: str | Path, fps: float | None = None) -> PoseSeq:
     """MediaPipe Holistic track of a video (the distillation teacher)."""
     require("mediapipe", "video")
-    from signverse.estimators.base import stack_frames
-    from signverse.video import decode, probe
-    info = probe(path)
-    est = _estimator()
+    from signverse.estimators import estimate_video, get_estimator
+    est = get_estimator("mediapipe")
     try:
-        poses = [est([rgb])[0] for _, _, rgb in decode(path, fps)]
+        return estimate_video(est, path, fps=fps)
     finally:
         est.close()
-    return stack_frames(poses, fps=float(fps or info.fps), width=info.width, height=info.height,
-                        layout=est.layout)
+
+
+def _frames_and_teacher(path: str | Path, size: int, fps: float | None) -> tuple[np.ndarray, PoseSeq]:
+    """One decoding pass: the resized frames for the ViT and the teacher's track of the same frames."""
+    require("mediapipe", "video")
+    from PIL import Image
+
+    from signverse.estimators import get_estimator, stack_frames
+    from signverse.video import decode, probe
+    info = probe(path)
+    est = get_estimator("mediapipe")
+    frames, poses, batch = [], [], []
+    try:
+        for _, _, rgb in decode(path, fps):
+            frames.append(np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR)))
+            batch.append(rgb)
+            if len(batch) == 8:
+                poses.extend(est(batch))
+                batch = []
+        if batch:
+            poses.extend(est(batch))
+    finally:
+        est.close()
+    if not frames:
+        raise InputError(path, "no frames")
+    pose = stack_frames(poses, fps=float(fps or info.fps), width=info.width, height=info.height,
+                        layout=est.layout, n_points=get_layout(est.layout).num_points)
+    return np.stack(frames), pose
 
 
 def cache_dir() -> Path:
@@ -192,12 +208,11 @@ def load_targets(path: str | Path, size: int, fps: float | None = None) -> Video
             pose = PoseSeq(z["xy"], z["conf"], fps=float(z["fps"]), width=int(z["width"]),
                            height=int(z["height"]), layout=str(z["layout"]))
             return VideoTargets(path.stem, z["frames"], pose)
-    frames, w, h, rate = read_frames(path, size, fps)
-    pose = run_estimator(path, fps)
-    n = min(len(frames), pose.n_frames)
-    frames, pose = frames[:n], pose.frames(0, n)
+    frames, pose = _frames_and_teacher(path, size, fps)
+    n = len(frames)
     if pose.n_persons == 0:
-        pose = PoseSeq.empty(n, 1, pose.n_points, fps=pose.fps, width=w, height=h, layout=pose.layout)
+        pose = PoseSeq.empty(n, 1, pose.n_points, fps=pose.fps, width=pose.width, height=pose.height,
+                             layout=pose.layout)
     pose = pose.persons(0)
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(".tmp.npz")
@@ -205,13 +220,6 @@ def load_targets(path: str | Path, size: int, fps: float | None = None) -> Video
                         height=pose.height, layout=pose.layout)
     os.replace(tmp, file)
     return VideoTargets(path.stem, frames, pose)
-
-
-def _mirror(pose: PoseSeq) -> PoseSeq:
-    perm = get_layout(pose.layout).mirror_permutation
-    xy = pose.xy[:, :, perm].copy()
-    xy[..., 0] = pose.width - xy[..., 0]
-    return pose.replace(xy=xy, conf=pose.conf[:, :, perm])
 
 
 @dataclass
@@ -226,7 +234,7 @@ class _Prepared:
 def _prepare(video: VideoTargets, fusion, mirror: bool) -> _Prepared:
     from signverse.models.signx.fusion import to_torch
     from signverse.models.signx.tracks import normalise_tracks
-    pose = _mirror(video.pose) if mirror else video.pose
+    pose = flip(video.pose) if mirror else video.pose
     frames = video.frames[:, :, ::-1] if mirror else video.frames
     dw = convert(pose, KPT_LAYOUT)
     kpt = np.nan_to_num(dw.xy[:, 0] / np.array([pose.width, pose.height], np.float32))
