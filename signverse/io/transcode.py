@@ -103,9 +103,11 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport) -> Convert
         limits = {"max_videos": 1 << 30, "max_bytes": 1 << 62} if one_tar else {}
         with ShardWriter(out_dir, **limits) as writer:
             for item in items:
-                _guard(report, item, lambda: writer.add_video(
-                    safe_name(item.meta.get("video_id") or item.name), _to_release(prepared(item)),
-                    captions=_captions(item)) and report.written.append(item.name))
+                def add(item=item) -> None:
+                    video_id = safe_name(item.meta.get("video_id") or item.name)
+                    if writer.add_video(video_id, _to_release(prepared(item)), captions=_captions(item)):
+                        report.written.append(item.name)    # False: that video id was already published
+                _guard(report, item, add)
         if one_tar:
             shards = sorted(out_dir.glob("*.tar"))
             if not shards:
