@@ -12,8 +12,9 @@ from signverse.core.errors import SignverseError
 
 # Each module defines ``register(subparsers)``; heavy imports stay inside the command handlers so
 # that ``signverse --help`` stays fast. Modules that are not present are skipped.
-COMMAND_MODULES = ("demo", "info", "convert", "render", "stats", "extract", "status", "train", "evaluate",
-                   "predict", "recognize", "layouts")
+COMMAND_MODULES = ("demo", "info", "convert", "render", "stats", "extract", "status", "repair", "train",
+                   "evaluate", "predict", "recognize", "layouts", "view", "download", "push", "retarget",
+                   "anonymize", "privacy")
 
 EXIT_USER_ERROR = 2
 
