@@ -123,6 +123,13 @@ def _pose(rng, t=30, persons=1, missing=True):
     return PoseSeq(xy, conf, fps=24, width=W, height=H, layout="dwpose")
 
 
+def _release_valid(pose):
+    """What the release keeps: body points only above its 0.3 threshold, others when conf > 0."""
+    valid = pose.valid.copy()
+    valid[..., :18] &= pose.conf[..., :18] > 0.3
+    return valid
+
+
 @pytest.mark.parametrize("persons", [1, 3])
 def test_writer_reader_round_trip(tmp_path, persons):
     rng = np.random.default_rng(persons)
@@ -130,12 +137,13 @@ def test_writer_reader_round_trip(tmp_path, persons):
     path = write_poses_npz(pose, tmp_path / "vid123" / "npz" / "poses.npz")
     back = read_poses_npz(path)
     assert back.n_frames == pose.n_frames and back.n_persons == persons
-    assert np.array_equal(back.valid, pose.valid)
-    np.testing.assert_allclose(back.xy[pose.valid], pose.xy[pose.valid], rtol=1e-5, atol=1e-3)
+    kept = _release_valid(pose)
+    assert np.array_equal(back.valid, kept)
+    np.testing.assert_allclose(back.xy[kept], pose.xy[kept], rtol=1e-5, atol=1e-3)
     face_hands = pose.valid.copy()
     face_hands[..., :18] = False
     np.testing.assert_allclose(back.conf[face_hands], pose.conf[face_hands])
-    assert (back.conf[..., :18][pose.valid[..., :18]] == 1).all()   # body confidence is not stored
+    assert (back.conf[..., :18][kept[..., :18]] == 1).all()   # body confidence is not stored
     if persons > 1:   # stored in the release's mixed-up order: an unrepaired read differs
         raw = read_poses_npz(path, repair=False)
         assert not np.array_equal(raw.xy[:, :, 86:], back.xy[:, :, 86:], equal_nan=True)
@@ -168,10 +176,10 @@ def test_written_file_is_the_release_format(tmp_path):
             assert last[f"person_001_{part}_keypoints"].dtype == np.float32
             assert last[f"person_001_{part}_scores"].shape == (k,)
         scores = last["person_001_body_scores"]
-        valid = pose.valid[-1, 1, :18]
+        valid = pose.conf[-1, 1, :18] > 0.3
         assert (scores[valid] == 18 + np.arange(18)[valid]).all() and (scores[~valid] == -1).all()
         body = last["person_000_body_keypoints"]
-        ok = pose.valid[-1, 0, :18]
+        ok = pose.conf[-1, 0, :18] > 0.3
         np.testing.assert_allclose(body[ok], pose.xy[-1, 0, :18][ok] / [W, H], rtol=1e-6)
     with open(path, "rb") as fh:   # np.savez: a stored (uncompressed) zip
         import zipfile
@@ -194,5 +202,24 @@ def test_real_wholebody_pose_round_trips_through_the_release_format(tmp_path, sh
     path = write_poses_npz(pose, tmp_path / "football001" / "npz" / "poses.npz")
     back = read_poses_npz(path)
     assert back.n_frames == pose.n_frames == 62 and (back.width, back.height) == (pose.width, pose.height)
-    assert np.array_equal(back.valid, pose.valid) and pose.valid[:, 0, 86:].any()
-    np.testing.assert_allclose(back.xy[pose.valid], pose.xy[pose.valid], rtol=1e-5, atol=1e-3)
+    kept = _release_valid(pose)
+    assert np.array_equal(back.valid, kept) and pose.valid[:, 0, 86:].any()
+    np.testing.assert_allclose(back.xy[kept], pose.xy[kept], rtol=1e-5, atol=1e-3)
+    # MMPose's low-confidence points (knees at 0.07) are below the release's threshold: missing.
+    low = pose.valid[..., :18] & (pose.conf[..., :18] <= 0.3)
+    assert low.any() and not back.valid[..., :18][low].any()
+
+
+def test_body_points_below_the_release_threshold_are_written_as_missing(tmp_path):
+    """The release stores body index -1 for confidence <= 0.3: a reader must not see them as valid."""
+    rng = np.random.default_rng(3)
+    pose = _pose(rng, t=4, missing=False)
+    conf = pose.conf.copy()
+    conf[:, 0, 9], conf[:, 0, 12], conf[:, 0, 10] = 0.07, 0.3, 0.31   # knees low, r-ankle just above
+    pose = pose.replace(conf=conf)
+    back = read_poses_npz(write_poses_npz(pose, tmp_path / "v" / "npz" / "poses.npz"))
+    assert not back.valid[:, 0, 9].any() and not back.valid[:, 0, 12].any()
+    assert back.valid[:, 0, 10].all() and (back.conf[:, 0, 10] == 1).all()
+    raw = read_npz_arrays(tmp_path / "v" / "npz" / "poses.npz")
+    assert (raw.scores["body"][:, 0, [9, 12]] == -1).all()
+    assert (raw.keypoints["body"][:, 0, [9, 12]] == -1).all()

@@ -36,6 +36,7 @@ from typing import IO, Any, Mapping, Sequence
 import numpy as np
 
 from signverse.core.errors import InputError
+from signverse.core.limits import MAX_PERSONS, budget_hint, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.io.signverse2m.safe_npz import RawArray, gc_paused, load_npz
 
@@ -51,6 +52,10 @@ TOP_KEYS = ("video_id", "fps", "total_frames", "frame_widths", "frame_heights", 
             "frame_payloads")
 _F4 = np.dtype("<f4")
 _I4 = np.dtype("<i4")
+# Bytes one person-frame takes once decoded: stacked keypoints + scores, then the PoseSeq's xy + conf.
+_BYTES_PER_PERSON_FRAME = 2 * N_POINTS * 3 * 4
+# The release's threshold: body points with confidence <= 0.3 were stored with score -1.
+RELEASE_BODY_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +77,7 @@ class NpzArrays:
     num_persons: np.ndarray        # int [n]
     keypoints: dict[str, np.ndarray]  # part -> float32 [n, P, K, 2]
     scores: dict[str, np.ndarray]     # part -> float32 [n, P, K]
+    input_bytes: int = 0              # size of the file(s) read: bounds the decoded timeline
 
     @property
     def n_payloads(self) -> int:
@@ -80,13 +86,21 @@ class NpzArrays:
 
 # -- decoding helpers ----------------------------------------------------------------------------
 
-def _value(v: Any, label: str = "<npz>") -> np.ndarray:
+def _value(v: Any, label: str = "<npz>", where: str = "a frame payload") -> np.ndarray:
+    """A payload value as an array: only numeric arrays and plain numbers are accepted (lists,
+    dicts and object arrays could be ragged, nested thousands deep, or share one array from many
+    places; the release never stores them, so they are refused without being walked)."""
     if type(v) is RawArray:
         try:
+            if v.dtype.kind not in "biuf":
+                raise ValueError(f"dtype {v.dtype} is not numeric")
             return v.array()
         except (pickle.UnpicklingError, TypeError, ValueError) as exc:
-            raise InputError(label, f"damaged array in a frame payload ({exc})") from None
-    return np.asarray(v)
+            raise InputError(label, f"damaged array in {where} ({exc})") from None
+    if type(v) in (int, float, bool) or (isinstance(v, (np.ndarray, np.generic))
+                                         and v.dtype.kind in "biuf"):
+        return np.asarray(v)   # per-frame files: members come back as arrays
+    raise InputError(label, f"{where} holds a {type(v).__name__}, not a numeric array")
 
 
 def _gather(payloads: Sequence[Mapping], frames: Sequence[int] | None, key: str,
@@ -138,7 +152,7 @@ def _gather_slow(payloads, frames, key, shape, dtype, label) -> np.ndarray:
         v = payloads[t].get(key)
         if v is None:
             raise InputError(label, f"frame payload {t}: missing key '{key}'")
-        arr = _value(v, label)
+        arr = _value(v, label, f"frame payload {t}: '{key}'")
         if arr.shape != shape or arr.dtype.kind not in "biuf":
             raise InputError(label, f"frame payload {t}: '{key}' has shape {arr.shape} dtype {arr.dtype}, "
                                     f"expected {shape} numbers")
@@ -153,8 +167,20 @@ def _check_finite(arr: np.ndarray, key: str, frames: Sequence[int], label: str) 
         raise InputError(label, f"frame payload {frames[first]}: '{key}' contains NaN/inf values")
 
 
-def stack_payloads(payloads: Sequence[Mapping], label: str):
-    """Stack per-frame payload dicts into ``(num_persons, widths, heights, keypoints, scores)``."""
+def check_budget(label: str, frames: int, persons: int, input_bytes: int, what: str) -> None:
+    """Refuse a decoded size (``frames`` x ``persons`` person-frames) beyond what an input of
+    ``input_bytes`` can honestly hold (see :func:`signverse.core.limits.decode_budget`)."""
+    need = frames * max(1, persons) * _BYTES_PER_PERSON_FRAME
+    if need > decode_budget(input_bytes):
+        raise InputError(label, f"{what}: {frames} frames x {max(1, persons)} persons would decode to "
+                                f"{need >> 20} MiB from {input_bytes} bytes of input ({budget_hint()})")
+
+
+def stack_payloads(payloads: Sequence[Mapping], label: str, input_bytes: int = 0):
+    """Stack per-frame payload dicts into ``(num_persons, widths, heights, keypoints, scores)``.
+
+    ``input_bytes`` (the size of the file(s) the payloads came from) bounds the decoded size.
+    """
     n = len(payloads)
     for t, p in enumerate(payloads):
         if not isinstance(p, dict):
@@ -165,18 +191,28 @@ def stack_payloads(payloads: Sequence[Mapping], label: str):
         heights = _gather(payloads, None, "frame_height", (), _I4, label).astype(np.int64)
     else:
         num = widths = heights = np.zeros(0, np.int64)
-    if (num < 0).any() or (num > 10_000).any():
-        raise InputError(label, f"frame payload {int(np.argmax((num < 0) | (num > 10_000)))}: bad num_persons")
+    if (num < 0).any():
+        raise InputError(label, f"frame payload {int(np.argmax(num < 0))}: negative num_persons")
+    max_persons = MAX_PERSONS.value()
+    if (num > max_persons).any():
+        t = int(np.argmax(num > max_persons))
+        raise InputError(label, f"frame payload {t}: num_persons is {int(num[t])}, more than "
+                                f"{MAX_PERSONS.what} allowed ({MAX_PERSONS.hint()})")
     if n and ((widths <= 0).any() or (heights <= 0).any()):
         raise InputError(label, f"frame payload {int(np.argmax((widths <= 0) | (heights <= 0)))}: "
                                 "frame_width/frame_height must be positive")
     # Check the claimed person count against the keys before allocating [n, P, ...] arrays.
+    keys = [[f"person_{p:03d}_{part}_{kind}" for part, _, _ in PARTS for kind in ("keypoints", "scores")]
+            for p in range(int(num.max()) if n else 0)]
     for t in np.flatnonzero(num > 0).tolist():
-        last = f"person_{int(num[t]) - 1:03d}_body_keypoints"
-        if last not in payloads[t]:
-            raise InputError(label, f"frame payload {t}: num_persons is {int(num[t])} but key "
-                                    f"'{last}' is missing")
+        payload = payloads[t]
+        for p in range(int(num[t])):
+            missing = next((k for k in keys[p] if k not in payload), None)
+            if missing is not None:
+                raise InputError(label, f"frame payload {t}: num_persons is {int(num[t])} but key "
+                                        f"'{missing}' is missing")
     n_persons = int(num.max()) if n else 0
+    check_budget(label, n, n_persons, input_bytes, "the payloads")
     keypoints = {part: np.full((n, n_persons, k, 2), np.nan, np.float32) for part, k, _ in PARTS}
     scores = {part: np.full((n, n_persons, k), np.nan, np.float32) for part, k, _ in PARTS}
     for p in range(n_persons):
@@ -210,9 +246,10 @@ def _top_scalar(arrays, key, label, *, required=True):
     return arr.reshape(()).item()
 
 
-def arrays_from_mapping(arrays: Mapping[str, Any], label: str) -> NpzArrays:
+def arrays_from_mapping(arrays: Mapping[str, Any], label: str, input_bytes: int = 0) -> NpzArrays:
     """Build :class:`NpzArrays` from the decoded members of a ``poses.npz``."""
     payloads = _top(arrays, "frame_payloads", label)
+    input_bytes = int(input_bytes)
     if not isinstance(payloads, np.ndarray) or payloads.dtype != object or payloads.ndim != 1:
         raise InputError(label, "'frame_payloads' must be a 1-d object array of dicts")
     fps = _top_scalar(arrays, "fps", label)
@@ -227,18 +264,31 @@ def arrays_from_mapping(arrays: Mapping[str, Any], label: str) -> NpzArrays:
     indices = np.zeros(0, np.int64) if indices is None else np.asarray(indices).reshape(-1)
     if indices.dtype.kind not in "iu":
         raise InputError(label, f"'frame_indices' must be integers, got {indices.dtype}")
-    num, widths, heights, keypoints, scores = stack_payloads(list(payloads), label)
+    num, widths, heights, keypoints, scores = stack_payloads(list(payloads), label, input_bytes)
     return NpzArrays(label, None if video_id is None else str(video_id), float(fps),
                      None if total is None else int(total), indices.astype(np.int64),
                      frame_widths=widths, frame_heights=heights, num_persons=num,
-                     keypoints=keypoints, scores=scores)
+                     keypoints=keypoints, scores=scores, input_bytes=input_bytes)
 
 
 def read_npz_arrays(source: str | Path | bytes | IO[bytes], *, name: str | None = None) -> NpzArrays:
     """Read a release ``poses.npz`` safely into stacked, un-repaired arrays."""
     label = name or str(source if isinstance(source, (str, Path)) else "<poses.npz>")
     with gc_paused():   # the decoded payloads are freed (by refcount) before the GC resumes
-        return arrays_from_mapping(load_npz(source, name=label), label)
+        return arrays_from_mapping(load_npz(source, name=label, keys=TOP_KEYS), label,
+                                   _input_size(source))
+
+
+def _input_size(source: Any) -> int:
+    """Bytes of a path, bytes object or seekable file (0 when unknown: only the floor applies)."""
+    try:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return len(source)
+        if isinstance(source, (str, Path)):
+            return os.stat(source).st_size
+        return os.fstat(source.fileno()).st_size
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return 0
 
 
 # -- timeline and repairs ------------------------------------------------------------------------
@@ -254,6 +304,8 @@ def frame_positions(arrays: NpzArrays) -> tuple[np.ndarray, int]:
     if len(idx) == n and n and idx[0] >= 1 and (np.diff(idx) > 0).all():
         total = max(int(idx[-1]), arrays.total_frames or 0)
         if total <= max(4 * n, n + 100_000):   # a huge gap means the indices are nonsense
+            persons = int(arrays.num_persons.max())
+            check_budget(arrays.source, total, persons, arrays.input_bytes, "frame_indices")
             return idx - 1, total
     if n:
         log.warning("%s: frame_indices unusable (%d indices for %d payloads); payload k = frame k",
@@ -348,17 +400,18 @@ def read_poses_npz(path: str | Path | bytes, *, repair: bool = True, person: int
 def per_frame_arrays(files: Sequence[tuple[str, Any]], *, fps: float, label: str,
                      video_id: str | None = None) -> NpzArrays:
     """Stack the per-frame variant: ``files`` = [(name like '00000001.npz', path or bytes), ...]."""
-    payloads, indices = [], []
+    payloads, indices, size = [], [], 0
     for fname, src in sorted(files, key=lambda item: Path(item[0]).name):
         stem = Path(fname).stem
         if not stem.isdigit():
             raise InputError(label, f"unexpected file {fname} (per-frame files are named 00000001.npz, ...)")
         payloads.append(load_npz(src, name=f"{label}/{Path(fname).name}"))
         indices.append(int(stem))
-    num, widths, heights, keypoints, scores = stack_payloads(payloads, label)
+        size += _input_size(src)
+    num, widths, heights, keypoints, scores = stack_payloads(payloads, label, size)
     return NpzArrays(label, video_id, float(fps), len(payloads), np.asarray(indices, np.int64),
                      frame_widths=widths, frame_heights=heights, num_persons=num,
-                     keypoints=keypoints, scores=scores)
+                     keypoints=keypoints, scores=scores, input_bytes=size)
 
 
 def read_per_frame_dir(directory: str | Path, *, repair: bool = True, person: int | None = None,
@@ -424,7 +477,7 @@ def _payload_arrays(pose: PoseSeq, body_threshold: float):
 
 
 def poses_npz_bytes(pose: PoseSeq, *, video_id: str, frame_indices: Sequence[int] | None = None,
-                    body_threshold: float = 0.0) -> bytes:
+                    body_threshold: float = RELEASE_BODY_THRESHOLD) -> bytes:
     """The bytes of a release-format ``poses.npz`` for ``pose`` (see :func:`write_poses_npz`)."""
     if pose.layout != LAYOUT:
         from signverse.layouts.convert import convert
@@ -459,12 +512,15 @@ def poses_npz_bytes(pose: PoseSeq, *, video_id: str, frame_indices: Sequence[int
 
 
 def write_poses_npz(pose: PoseSeq, path: str | Path, *, video_id: str | None = None,
-                    frame_indices: Sequence[int] | None = None, body_threshold: float = 0.0) -> Path:
+                    frame_indices: Sequence[int] | None = None,
+                    body_threshold: float = RELEASE_BODY_THRESHOLD) -> Path:
     """Write ``pose`` as the release's ``poses.npz`` (np.savez, uncompressed, same keys/dtypes).
 
     Coordinates are normalised by the frame size; missing points are written as (-1, -1) with
     score 0 (face/hands) or -1 (body). ``body_scores`` hold ``18*p+j`` where ``conf >
-    body_threshold`` else -1 (so body confidences are not kept). With 2+ persons in a frame the
+    body_threshold`` (the release's 0.3) else -1, and body points at or below the threshold are
+    written as missing, as the release did (so body confidences are not kept, and a body point
+    read back with confidence 1.0 really had more than 0.3). With 2+ persons in a frame the
     hands are written in the release's mixed-up order, so a repairing reader round-trips them.
     ``video_id`` defaults to the name of the folder above ``npz/``. Written atomically.
     """

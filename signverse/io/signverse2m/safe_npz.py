@@ -28,16 +28,12 @@ import math
 import pickle
 import zipfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Collection
 
 import numpy as np
 
 from signverse.core.errors import InputError
-
-# Refuse members that decompress far beyond their stored size (zip bombs); the release is stored
-# uncompressed, so any ratio is suspicious only when it is also large.
-_MAX_RATIO = 200
-_RATIO_FLOOR = 64 << 20
+from signverse.core.limits import MAX_NESTING, budget_hint, decode_budget
 # Simple dtype kinds an array may have inside a pickle (no structured/void, no datetime tricks).
 _SIMPLE_KINDS = set("biufcUS?")
 
@@ -95,15 +91,30 @@ class RawArray:
     def data(self) -> bytes:
         return bytes(self._checked()[2])
 
-    def array(self) -> np.ndarray:
-        """The array itself (read-only for numbers; an object array for lists of objects)."""
+    def array(self, _memo: dict | None = None, _depth: int = 0) -> np.ndarray:
+        """The array itself (read-only for numbers; an object array for lists of objects).
+
+        Object arrays nested in object arrays are materialised once per stored object (a pickle
+        can reference one array from many places, 40 levels deep: expanding each reference
+        would take exponential time and memory) and at most ``SIGNVERSE_MAX_NESTING`` deep.
+        """
         dt, shape, data, fortran = self._checked()
         order = "F" if fortran else "C"
         if dt.kind == "O":
+            if _depth >= MAX_NESTING.value():
+                raise pickle.UnpicklingError(f"object arrays nested more than {_depth} deep "
+                                             f"({MAX_NESTING.hint()})")
+            memo = {} if _memo is None else _memo
+            if id(self) in memo:
+                return memo[id(self)]
             out = np.empty(len(data), dtype=object)
             for i, item in enumerate(data):
-                out[i] = item.array() if type(item) is RawArray else item
-            return out.reshape(shape, order=order)
+                if type(item) is RawArray:
+                    out[i] = memo[id(item)] if id(item) in memo else item.array(memo, _depth + 1)
+                else:
+                    out[i] = item
+            memo[id(self)] = out = out.reshape(shape, order=order)
+            return out
         return np.frombuffer(bytes(data), dtype=dt).reshape(shape, order=order)
 
     def dtype_is(self, dtype: np.dtype) -> bool:
@@ -283,6 +294,17 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}"
 
 
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes, never more than its directory entry states (the local header and the
+    deflate stream could disagree with the size the budget was checked against)."""
+    with zf.open(info) as member:
+        data = member.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise zipfile.BadZipFile(f"member {info.filename} does not hold its stated "
+                                 f"{info.file_size} bytes")
+    return data
+
+
 def _read_npy(raw: bytes, member: str, source: str) -> np.ndarray | RawArray:
     fp = io.BytesIO(raw)
     try:
@@ -322,25 +344,41 @@ def _read_npy(raw: bytes, member: str, source: str) -> np.ndarray | RawArray:
     return arr.reshape(shape, order="F" if fortran else "C")
 
 
-def load_npz(source: str | Path | bytes | IO[bytes], *, name: str | None = None) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` without running pickle code.
+def load_npz(source: str | Path | bytes | IO[bytes], *, name: str | None = None,
+             keys: Collection[str] | None = None) -> dict[str, np.ndarray]:
+    """Read the arrays of an ``.npz`` without running pickle code.
 
     ``source`` is a path, the file's bytes, or a binary file object; ``name`` is how errors name
-    it (defaults to the path). Object arrays are decoded by :class:`SafeUnpickler`; the arrays
-    they contain come back as :class:`RawArray`. Any problem raises ``InputError`` naming the file.
+    it (defaults to the path); ``keys`` (default: all) names the arrays to read, the others are
+    never decompressed. Object arrays are decoded by :class:`SafeUnpickler`; the arrays they
+    contain come back as :class:`RawArray`. Any problem raises ``InputError`` naming the file.
+
+    The members read may inflate to at most :func:`~signverse.core.limits.decode_budget` of the
+    archive's size (``SIGNVERSE_DECODE_RATIO`` / ``SIGNVERSE_DECODE_FLOOR_BYTES``), checked
+    from the zip directory before anything is decompressed; a member name that appears twice
+    (np.savez never writes that) is refused.
     """
     label = name or (str(source) if isinstance(source, (str, Path)) else "<npz>")
     handle: Any = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
     try:
         with zipfile.ZipFile(handle) as zf:
-            out: dict[str, np.ndarray] = {}
+            wanted, seen = [], set()
             for info in zf.infolist():
                 if info.is_dir() or not info.filename.endswith(".npy"):
                     continue   # np.savez writes only .npy members; anything else is not ours to read
-                if info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(1, info.compress_size):
-                    raise InputError(label, f"member {info.filename}: compression ratio too high, refused")
-                key = info.filename[:-4]
-                out[key] = _read_npy(zf.read(info), info.filename, label)
+                if info.filename in seen:
+                    raise InputError(label, f"member {info.filename} appears twice, refused")
+                seen.add(info.filename)
+                if keys is None or info.filename[:-4] in keys:
+                    wanted.append(info)
+            archive = sum(i.compress_size + 30 + len(i.filename) for i in zf.infolist())
+            inflated = sum(i.file_size for i in wanted)
+            if inflated > decode_budget(archive):
+                raise InputError(label, f"members inflate to {inflated} bytes from a {archive}-byte "
+                                        f"archive, more than it can honestly hold ({budget_hint()})")
+            out: dict[str, np.ndarray] = {}
+            for info in wanted:
+                out[info.filename[:-4]] = _read_npy(_read_member(zf, info), info.filename, label)
             return out
     except InputError:
         raise
