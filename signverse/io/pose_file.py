@@ -4,17 +4,25 @@ Coordinates follow pose-format's convention: pixels of the frame whose size is i
 Known header families (MediaPipe Holistic incl. reduced and refined variants, MMPose
 COCO-WholeBody, OpenPose 137, and our own dwpose) map onto registered layouts by point name or
 position; any other header becomes a custom layout built from the header itself.
+
+A header that names a known family but whose components do not fit it (a LEFT_HAND of 22 points,
+a face point called ``"abc"``) is refused with a one-line error instead of shifting the points
+that follow. Non-finite coordinates or confidences (``inf``, ``NaN``) are read as missing points,
+with one warning per file saying how many there were.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from signverse.core.errors import InputError, require
+from signverse.core.errors import InputError, SignverseError, require
 from signverse.core.pose import PoseSeq
 from signverse.layouts import Component, Layout, get_layout, register_layout, LAYOUTS
+
+log = logging.getLogger(__name__)
 
 _HOLISTIC = {"POSE_LANDMARKS": "body", "FACE_LANDMARKS": "face", "LEFT_HAND_LANDMARKS": "left_hand",
              "RIGHT_HAND_LANDMARKS": "right_hand", "POSE_WORLD_LANDMARKS": "body_world"}
@@ -39,7 +47,45 @@ def _pose_format():
     return Pose
 
 
-def _placement(header) -> tuple[Layout, list[np.ndarray]]:
+def _misfit(source, component: str, problem: str) -> InputError:
+    return InputError(source, f"component {component}: {problem}; refused rather than shifting the "
+                              "points that follow")
+
+
+def _holistic_index(layout: Layout, c, target: str, source) -> np.ndarray:
+    """Layout indices of a Holistic component's points (body and face by name, hands by position)."""
+    size = len(layout.component(target).points)
+    if len(c.points) > size:
+        raise _misfit(source, c.name, f"{len(c.points)} points, but {layout.name} has {size} {target} points")
+    if target in ("left_hand", "right_hand"):
+        local = [f"{target}.{p}" for p in layout.component(target).points][:len(c.points)]
+    elif target == "face":
+        try:
+            local = [f"face.{int(p)}" for p in c.points]
+        except (TypeError, ValueError):
+            bad = next(p for p in c.points if not str(p).strip().lstrip("+-").isdigit())
+            raise _misfit(source, c.name, f"point name {str(bad)[:40]!r} is not a face point number") from None
+    else:
+        local = [f"{target}.{str(p).lower()}" for p in c.points]
+    try:
+        index = np.array([layout.index(n) for n in local], dtype=np.int64)
+    except SignverseError:
+        bad = next(n for n in local if not _has_point(layout, n))
+        raise _misfit(source, c.name, f"point {bad.split('.', 1)[1][:40]!r} is not in {layout.name}") from None
+    if len(np.unique(index)) != len(index):
+        raise _misfit(source, c.name, "a point appears twice")
+    return index
+
+
+def _has_point(layout: Layout, name: str) -> bool:
+    try:
+        layout.index(name)
+        return True
+    except SignverseError:
+        return False
+
+
+def _placement(header, source: str | Path = "<pose>") -> tuple[Layout, list[np.ndarray]]:
     """The layout for a header and, per header component, the layout index of each point."""
     comps = {c.name: c for c in header.components}
     names = set(comps)
@@ -49,17 +95,7 @@ def _placement(header) -> tuple[Layout, list[np.ndarray]]:
         layout = get_layout("mediapipe-holistic-refined" if refined else
                             "mediapipe-holistic-world" if "POSE_WORLD_LANDMARKS" in names
                             else "mediapipe-holistic")
-        index = []
-        for c in header.components:
-            target = _HOLISTIC[c.name]
-            if target in ("left_hand", "right_hand"):
-                local = [f"{target}.{p}" for p in layout.component(target).points][:len(c.points)]
-            elif target == "face":
-                local = [f"face.{int(p)}" for p in c.points]
-            else:
-                local = [f"{target}.{p.lower()}" for p in c.points]
-            index.append(np.array([layout.index(n) for n in local]))
-        return layout, index
+        return layout, [_holistic_index(layout, c, _HOLISTIC[c.name], source) for c in header.components]
     for table, layout_name, body_sizes in ((_OPENPOSE, "openpose-137", (25,)),
                                             (_WHOLEBODY, "coco-wholebody", (23, 17)),
                                             (_WHOLEBODY, "dwpose", (18,))):
@@ -70,9 +106,12 @@ def _placement(header) -> tuple[Layout, list[np.ndarray]]:
             for c in header.components:
                 start = layout.slice(table[c.name]).start
                 index.append(np.arange(start, start + len(c.points)))
-            if all(len(i) == len(layout.component(table[c.name]).points) or table[c.name] == "body"
-                   for i, c in zip(index, header.components)):
-                return layout, index
+            for i, c in zip(index, header.components):
+                size = len(layout.component(table[c.name]).points)
+                if table[c.name] != "body" and len(i) != size:
+                    raise _misfit(source, c.name, f"{len(i)} points, but {layout.name} has {size} "
+                                                  f"{table[c.name]} points")
+            return layout, index
     return _custom_layout(header)
 
 
@@ -93,10 +132,22 @@ def _custom_layout(header) -> tuple[Layout, list[np.ndarray]]:
 
 def pose_from_pose_format(pose, source: str | Path = "<pose>") -> PoseSeq:
     """Convert a ``pose_format.Pose`` object into a PoseSeq."""
-    layout, index = _placement(pose.header)
+    layout, index = _placement(pose.header, source)
     data = np.ma.getdata(pose.body.data)[..., :2].astype(np.float32)
     mask = np.ma.getmaskarray(pose.body.data)[..., :2].any(-1)
     conf = np.asarray(pose.body.confidence, np.float32)
+    if data.ndim != 4 or conf.shape != data.shape[:3]:
+        raise InputError(source, f"body data {data.shape} and confidence {conf.shape} do not match")
+    if data.shape[2] != sum(len(i) for i in index):
+        raise InputError(source, f"the body has {data.shape[2]} points per frame but the header "
+                                 f"describes {sum(len(i) for i in index)}")
+    # One inf would otherwise spread (e.g. into every stored confidence of the clip): missing.
+    broken = ~(np.isfinite(conf) & np.isfinite(data).all(-1)) & ~mask
+    if broken.any():
+        log.warning("%s: %d points with non-finite coordinates or confidence read as missing",
+                    source, int(broken.sum()))
+        mask = mask | broken
+        data = np.where(broken[..., None], np.nan, data)
     conf = np.where(mask, 0.0, conf)
     n_frames, n_persons = data.shape[:2]
     xy = np.full((n_frames, n_persons, layout.num_points, 2), np.nan, np.float32)

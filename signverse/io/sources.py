@@ -60,9 +60,14 @@ def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_o
         from signverse.io.signverse2m import open_release
         release = open_release(path)
         for video in release:
-            meta = {"video_id": video.video_id}
+            meta: dict = {"video_id": video.video_id}
             if video.captions:
-                meta["captions"] = video.captions
+                try:   # parsed cues, so writers can carry them on (release -> release/corpus)
+                    meta["captions"] = video.caption_segments()
+                except SignverseError as exc:
+                    log.warning("%s: captions not carried over: %s", video.video_id, exc)
+            if video.vtt:
+                meta["vtt"] = dict(video.vtt)
             yield Item(video.video_id, video.pose, meta)
         for bad in getattr(release, "failures", []):
             _record(failures, Failure(str(getattr(bad, "name", bad)), str(getattr(bad, "reason", bad))))

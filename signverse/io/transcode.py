@@ -3,10 +3,19 @@
 Targets: one ``.pose`` file, one SignVerse-2M ``poses.npz``, a folder of ``.pose`` files, a
 SignVerse-2M shard (``.tar``) or a shard folder, or a corpus store. Unreadable inputs are recorded
 and the rest converts; the caller lists the failures.
+
+Captions travel with the poses: release -> release keeps every caption track (the WebVTT texts as
+stored, captions.json rebuilt from them); release -> corpus cuts one clip per cue of the video's
+first caption track (as ``signverse extract`` does), with its text and language. File names are
+bounded: a name that is too long gets a hash suffix, and ``--format pose`` records every file name
+that differs from its item's name in ``DST/names.json``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -22,6 +31,9 @@ from signverse.layouts import convert
 log = logging.getLogger(__name__)
 FORMATS = ("pose", "npz", "signverse2m", "corpus")
 RELEASE_FPS = 24
+# File systems allow 255 bytes per name; leave room for a suffix and a temporary extension.
+MAX_NAME = 120
+NAMES_FILE = "names.json"
 
 
 @dataclass
@@ -41,8 +53,13 @@ def target_format(dst: str | Path, fmt: str | None) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A file/video id made of letters, digits, '-', '_' and '.' (folder separators become '_')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "item"
+    """A file/video id made of letters, digits, '-', '_' and '.' (folder separators become '_'),
+    at most ``MAX_NAME`` characters: a longer one keeps its start plus a hash of the whole name."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "item"
+    if len(clean) <= MAX_NAME:
+        return clean
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{clean[:MAX_NAME - 13].rstrip('._')}-{digest}"
 
 
 def _to_release(pose: PoseSeq) -> PoseSeq:
@@ -77,13 +94,38 @@ def convert_path(src: str | Path, dst: str | Path, *, fmt: str | None = None,
     if fmt == "pose":
         from signverse.io.pose_file import write_pose_file
         dst.mkdir(parents=True, exist_ok=True)
-        for item in items:
-            _guard(report, item, lambda: report.written.append(
-                str(write_pose_file(prepared(item), dst / f"{safe_name(item.name)}.pose"))))
+        renamed: dict[str, str] = {}
+        try:
+            for item in items:
+                def add(item=item) -> None:
+                    name = safe_name(item.name)
+                    report.written.append(str(write_pose_file(prepared(item), dst / f"{name}.pose")))
+                    if name != item.name:
+                        renamed[f"{name}.pose"] = item.name
+                _guard(report, item, add)
+        finally:
+            _record_names(dst, renamed)
         return report
     if fmt in ("signverse2m", "npz"):
         return _write_release(items, dst, prepared, report)
     return _write_corpus(items, dst, prepared, report)
+
+
+def _record_names(folder: Path, renamed: dict[str, str]) -> None:
+    """Add ``file name -> original item name`` entries to ``folder/names.json`` (atomically)."""
+    if not renamed:
+        return
+    path = folder / NAMES_FILE
+    try:
+        known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    known.update(renamed)
+    tmp = path.with_name(f".{NAMES_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(known, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
 
 
 def _guard(report: ConvertReport, item: Item, action) -> None:
@@ -104,8 +146,10 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport) -> Convert
         with ShardWriter(out_dir, **limits) as writer:
             for item in items:
                 def add(item=item) -> None:
-                    video_id = safe_name(item.meta.get("video_id") or item.name)
-                    if writer.add_video(video_id, _to_release(prepared(item)), captions=_captions(item)):
+                    # A release's own id is kept (the writer bounds folder names); file names are cleaned.
+                    video_id = item.meta.get("video_id") or safe_name(item.name)
+                    if writer.add_video(video_id, _to_release(prepared(item)), captions=_captions(item),
+                                        vtt=item.meta.get("vtt")):
                         report.written.append(item.name)    # False: that video id was already published
                 _guard(report, item, add)
         if one_tar:
@@ -119,14 +163,13 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport) -> Convert
     return report
 
 
-def _captions(item: Item):
+def _captions(item: Item) -> dict | None:
+    """Language -> cues of an item read from a release (None when it has none)."""
     captions = item.meta.get("captions")
-    if captions is None or not hasattr(captions, "segments"):
+    segments = getattr(captions, "segments", None)
+    if not isinstance(segments, dict):
         return None
-    by_language: dict = {}
-    for segment in captions.segments:
-        by_language.setdefault(segment.language or "und", []).append(segment)
-    return by_language or None
+    return {lang: list(cues) for lang, cues in segments.items() if cues} or None
 
 
 def _write_corpus(items, dst: Path, prepared, report: ConvertReport) -> ConvertReport:
@@ -137,6 +180,11 @@ def _write_corpus(items, dst: Path, prepared, report: ConvertReport) -> ConvertR
                 pose = prepared(item)
                 if "clip_id" in item.meta:
                     clip = Clip.from_dict({**item.meta, "pose": pose})
+                elif _captions(item):
+                    for clip in _cue_clips(item, pose):
+                        if writer.add(clip):
+                            report.written.append(clip.clip_id)
+                    return
                 else:
                     name = safe_name(item.name)
                     clip = Clip(clip_id=name, video_id=safe_name(item.meta.get("video_id", name)),
@@ -145,3 +193,17 @@ def _write_corpus(items, dst: Path, prepared, report: ConvertReport) -> ConvertR
                     report.written.append(clip.clip_id)
             _guard(report, item, add)
     return report
+
+
+def _cue_clips(item: Item, pose: PoseSeq) -> list[Clip]:
+    """One clip per cue of the item's first caption track, as ``signverse extract`` cuts them."""
+    from signverse.pipeline.align import caption_spans   # the same frame rule as extract
+    language, cues = next(iter(_captions(item).items()))
+    video_id = safe_name(item.meta.get("video_id") or item.name)
+    spans = caption_spans(video_id, cues, n_frames=pose.n_frames, fps=pose.fps)
+    if not spans:
+        raise InputError(item.name, f"no caption cue of track '{language}' lies within its "
+                                    f"{pose.duration:.2f} s of poses")
+    return [Clip(clip_id=span.clip_id, video_id=video_id, start=span.start, end=span.end,
+                 text=span.text, text_language=span.text_language or language,
+                 pose=pose.frames(span.first, span.stop)) for span in spans]

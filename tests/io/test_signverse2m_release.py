@@ -179,10 +179,25 @@ def test_captions_json_is_valid_json(tmp_path):
     assert doc["languages"]["en"]["vtt_path"] == "jsonvideo01.en.vtt"
 
 
-def test_bad_video_id_is_refused(tmp_path):
+def test_ids_that_are_not_file_names_get_a_safe_folder_and_read_back(tmp_path):
+    """'../../escape1', '.hidden' or a 5000-character id never escape, hide or overflow a file
+    name; the folder maps back to the id (kept in .complete and poses.npz)."""
     from signverse.core.errors import InputError
+    from signverse.io.signverse2m.release import folder_name
+    ids = ["../evil", ".._.._escape1", "x" * 5000, "plain_id-01"]
+    for vid in ids:
+        folder = write_video_folder(tmp_path / "root", vid, _pose(0), captions=_segments())
+        assert folder.parent == tmp_path / "root" and len(folder.name) <= 120
+        assert not folder.name.startswith(".") and folder.name == folder_name(vid)
+    assert folder_name("plain_id-01") == "plain_id-01"
+    assert {v.video_id for v in open_release(tmp_path / "root")} == set(ids)
+    with ShardWriter(tmp_path / "shards") as shards:
+        assert all(shards.add_video(vid, _pose(1)) for vid in ids)
+        assert not shards.add_video("x" * 5000, _pose(1))     # already written, by its id
+    release = open_release(tmp_path / "shards")
+    assert sorted(v.video_id for v in release) == sorted(ids) and not release.failures
     with pytest.raises(InputError, match="bad video id"):
-        write_video_folder(tmp_path, "../evil", _pose(0))
+        write_video_folder(tmp_path, "two\nlines", _pose(0))
 
 
 def test_per_frame_variant_inside_a_tar(tmp_path):

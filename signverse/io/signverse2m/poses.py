@@ -386,6 +386,8 @@ def read_poses_npz(path: str | Path | bytes, *, repair: bool = True, person: int
     """
     if isinstance(path, (str, Path)) and Path(path).is_dir():
         directory = Path(path)
+        if (directory / "npz").is_symlink():
+            raise InputError(directory / "npz", "symbolic link refused (a release folder holds its own files)")
         if (directory / "npz").is_dir():   # the video folder itself
             directory = directory / "npz"
         if (directory / "poses.npz").is_file():
@@ -453,8 +455,11 @@ def _payload_arrays(pose: PoseSeq, body_threshold: float):
     xy = np.where(valid[..., None], pose.xy / scale, np.float32(-1.0)).astype(np.float32)
     conf = np.where(valid, pose.conf, 0.0).astype(np.float32)
     present = valid.any(-1)                                       # [T, P]
-    has = present[:, ::-1].argmax(1)
-    num = np.where(present.any(1), present.shape[1] - has, 0)     # 1 + last present person
+    if present.shape[1] == 0:   # a sequence without person slots: every frame holds nobody
+        num = np.zeros(present.shape[0], np.int64)
+    else:
+        has = present[:, ::-1].argmax(1)
+        num = np.where(present.any(1), present.shape[1] - has, 0)  # 1 + last present person
     parts = {part: (xy[:, :, sl], conf[:, :, sl]) for part, _, sl in PARTS}
     body_xy, body_conf = parts["body"]
     index = 18 * np.arange(pose.n_persons)[:, None] + np.arange(N_BODY)[None, :]

@@ -1,9 +1,14 @@
 """Reading the release as published: video folders, or ``Sign_DWPose_NPZ_*.tar`` shards as streams.
 
 Tar shards are read sequentially (``tarfile`` stream mode) and never extracted: members go to
-memory, one video at a time. Members with absolute paths, ``..`` parts, links, devices or FIFOs
-are refused and never followed; the video they claim to belong to is not yielded. Every problem is
-logged and recorded in :attr:`Release.failures`; the rest of the read carries on.
+memory, one video at a time. Members with absolute paths, ``..`` parts, links, devices, FIFOs or
+sparse data (a 10 KB sparse member can claim gigabytes of zeros) are refused and never followed;
+the video they claim to belong to is not yielded. A member larger than the bytes left in the file,
+or than ``SIGNVERSE_MAX_MEMBER_BYTES``, is refused before it is read. A member name that occurs
+twice in a shard: the last copy wins (as with ``tar -x``), and the first duplicate of each shard
+is logged. In video folders, symbolic links (files, or the ``npz/`` and ``captions/`` folders
+themselves) are refused and never followed. Every problem is logged and recorded in
+:attr:`Release.failures`; the rest of the read carries on.
 
 >>> # for video in (release := open_release("dataset/")): print(video.video_id, video.pose)
 >>> # release.failures   # [ReleaseFailure(source, member, video_id, problem), ...]
@@ -11,8 +16,10 @@ logged and recorded in :attr:`Release.failures`; the rest of the read carries on
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import logging
+import os
 import re
 import tarfile
 from dataclasses import dataclass, field
@@ -20,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Iterator, Mapping
 
 from signverse.core.errors import InputError
+from signverse.core.limits import MAX_MEMBER_BYTES
 from signverse.core.pose import PoseSeq
 from signverse.io.captions import VideoCaptions, captions_from_dict, language_from_filename
 from signverse.io.signverse2m.poses import (_fps_from_complete, arrays_to_pose, per_frame_arrays,
@@ -28,7 +36,21 @@ from signverse.io.signverse2m.poses import (_fps_from_complete, arrays_to_pose, 
 log = logging.getLogger(__name__)
 
 SHARD_PATTERN = re.compile(r"^Sign_DWPose_NPZ_(\d+)\.tar$")
-DEFAULT_MAX_MEMBER_BYTES = 8 << 30
+DEFAULT_MAX_MEMBER_BYTES = MAX_MEMBER_BYTES.default
+# Video ids that are used as folder names unchanged (YouTube ids are 11 of these characters).
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,119}$")
+
+
+def folder_name(video_id: str) -> str:
+    """The folder a video is stored under: the id itself when it is a plain, short file name;
+    otherwise a cleaned prefix plus a hash of the id (``.._.._escape1`` -> ``escape1-3f2a...``),
+    so that no id can escape, hide or exceed a file-name length. The writer records the id itself
+    in ``npz/.complete`` and ``poses.npz``, and the reader maps the folder back to it."""
+    if _PLAIN_ID.match(video_id):
+        return video_id
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", video_id).strip("._-")[:80]
+    digest = hashlib.sha1(video_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{clean}-{digest}" if clean else f"id-{digest}"
 
 
 @dataclass(frozen=True)
@@ -117,6 +139,8 @@ def _member_problem(member: tarfile.TarInfo) -> str | None:
         return "device file"
     if member.isfifo():
         return "FIFO"
+    if member.issparse():
+        return "sparse member (the release never writes them)"
     if not (member.isfile() or member.isdir()):
         return f"unsupported member type {member.type!r}"
     return None
@@ -157,7 +181,10 @@ def video_from_files(video_id: str, files: Mapping[str, Any], *, source: str, re
             raise InputError(label, "no npz/poses.npz and no per-frame npz files")
         arrays = per_frame_arrays(frames, fps=_fps_from_complete(complete or {}, label),
                                   label=f"{label}/npz", video_id=video_id)
-    if arrays.video_id and arrays.video_id != video_id:
+    stored_id = (complete or {}).get("video_id")
+    if stored_id and stored_id != video_id and folder_name(stored_id) == video_id:
+        video_id = stored_id   # a folder our writer named for an id that is not a plain file name
+    elif arrays.video_id and arrays.video_id != video_id:
         log.warning("%s: poses.npz names video %r", label, arrays.video_id)
     pose = arrays_to_pose(arrays, repair=repair, person=person)
     captions, vtt = None, {}
@@ -191,11 +218,12 @@ class Release:
     """
 
     def __init__(self, path: str | Path, *, repair: bool = True, person: int | None = None,
-                 max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES):
+                 max_member_bytes: int | None = None):
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(self.path, "no such file or directory")
-        self.repair, self.person, self.max_member_bytes = repair, person, max_member_bytes
+        self.repair, self.person = repair, person
+        self.max_member_bytes = MAX_MEMBER_BYTES.value() if max_member_bytes is None else max_member_bytes
         self.failures: list[ReleaseFailure] = []
 
     def _fail(self, source, member, video_id, problem) -> None:
@@ -208,7 +236,7 @@ class Release:
         if path.is_file():
             yield from self._tar(path)
             return
-        if (path / "npz").is_dir():
+        if (path / "npz").is_dir() or (path / "npz").is_symlink():
             yield from self._folders([path])
             return
         children = sorted(path.iterdir())
@@ -222,6 +250,9 @@ class Release:
         for folder in folders:
             files: dict[str, Any] = {}
             for sub in ("npz", "captions"):
+                if (folder / sub).is_symlink():
+                    self._fail(folder, sub, folder.name, "symbolic link refused")
+                    continue
                 for item in sorted((folder / sub).glob("*")) if (folder / sub).is_dir() else []:
                     if item.is_symlink():
                         self._fail(folder, f"{sub}/{item.name}", folder.name, "symbolic link refused")
@@ -277,10 +308,15 @@ def iter_tar_videos(fileobj: IO[bytes], *, name: str, release: Release) -> Itera
     """Stream the videos of one plain tar (a file object read front to back, never seeked)."""
     source = name
     stream = _Recent(fileobj)
+    try:
+        file_size: int | None = os.fstat(fileobj.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        file_size = None   # a pipe or an in-memory stream: only the stated limit applies
     current: str | None = None
     files: dict[str, bytes] = {}
     bad: set[str] = set()
     done: set[str] = set()
+    duplicates = 0
 
     def flush():
         if current is not None and current not in bad and files:
@@ -312,9 +348,20 @@ def iter_tar_videos(fileobj: IO[bytes], *, name: str, release: Release) -> Itera
                 if video_id in bad or member.isdir() or not rel:
                     continue
                 if member.size > release.max_member_bytes:
-                    release._fail(source, member.name, video_id, f"member too large ({member.size} bytes)")
+                    release._fail(source, member.name, video_id,
+                                  f"member too large ({member.size} bytes; limit "
+                                  f"{release.max_member_bytes}, set {MAX_MEMBER_BYTES.env} to change it)")
                     bad.add(video_id)
                     continue
+                if file_size is not None and member.offset_data + member.size > file_size:
+                    raise tarfile.ReadError(f"member {member.name} claims {member.size} bytes but the "
+                                            f"file ends {file_size - member.offset_data} bytes later")
+                if rel in files:
+                    duplicates += 1
+                    if duplicates == 1:
+                        log.warning("%s: member %s occurs more than once; the last copy is used "
+                                    "(further duplicates in this shard are not reported one by one)",
+                                    source, member.name)
                 extracted = tar.extractfile(member)
                 files[rel] = extracted.read() if extracted is not None else b""
             # tarfile ends iteration quietly on a damaged header or a cut at a member boundary;
@@ -324,14 +371,18 @@ def iter_tar_videos(fileobj: IO[bytes], *, name: str, release: Release) -> Itera
                 where = "is cut short" if end is not None and len(end) < 512 else "has a damaged header"
                 raise tarfile.ReadError(f"the archive {where} at offset {tar.offset}")
             yield from flush()
+            if duplicates > 1:
+                log.warning("%s: %d member names occurred more than once; the last copy of each "
+                            "was used", source, duplicates)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         release._fail(source, None, current, f"damaged tar ({type(exc).__name__}: {exc}); "
                                              "the videos after this point are not read")
 
 
 def open_release(path: str | Path, *, repair: bool = True, person: int | None = None,
-                 max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES) -> Release:
+                 max_member_bytes: int | None = None) -> Release:
     """Open a release: a directory of ``<video_id>/`` folders and/or ``*.tar`` shards, one video
     folder, or one ``Sign_DWPose_NPZ_*.tar``. Iterate the result for :class:`ReleaseVideo`;
-    ``release.failures`` lists what was skipped."""
+    ``release.failures`` lists what was skipped. ``max_member_bytes`` defaults to
+    ``SIGNVERSE_MAX_MEMBER_BYTES`` (8 GiB)."""
     return Release(path, repair=repair, person=person, max_member_bytes=max_member_bytes)

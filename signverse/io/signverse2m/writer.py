@@ -1,7 +1,10 @@
 """Publishing SignVerse-compatible output: video folders and ``Sign_DWPose_NPZ_*.tar`` shards.
 
 A video folder holds ``npz/poses.npz``, ``npz/.complete`` (written last: it marks the folder
-done), ``captions/<id>.<lang>.vtt`` and ``captions/<id>.captions.json``.
+done), ``captions/<id>.<lang>.vtt`` and ``captions/<id>.captions.json``. Its name is the video id
+when that is a plain file name, else a bounded, hashed form of it (see
+:func:`~signverse.io.signverse2m.release.folder_name`); ``.complete`` and ``poses.npz`` keep the
+id itself, and the reader maps such folders back to it.
 
 :class:`ShardWriter` appends video folders to plain tar shards. A shard is written as
 ``Sign_DWPose_NPZ_000001.tar.tmp`` and renamed when it closes, so a published ``.tar`` is always
@@ -29,7 +32,7 @@ from signverse.core.pose import PoseSeq
 from signverse.core.records import Segment
 from signverse.io.captions import captions_json_dict, format_vtt, parse_vtt
 from signverse.io.signverse2m.poses import poses_npz_bytes
-from signverse.io.signverse2m.release import SHARD_PATTERN, _member_problem, _split_member
+from signverse.io.signverse2m.release import SHARD_PATTERN, _member_problem, _split_member, folder_name
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +56,28 @@ def video_folder_files(video_id: str, pose: PoseSeq, *,
                        vtt: Mapping[str, str] | None = None,
                        complete: Mapping[str, object] | None = None,
                        frame_indices: Sequence[int] | None = None) -> dict[str, bytes]:
-    """The files of one video folder as ``{relative path: bytes}`` (``.complete`` last)."""
+    """The files of one video folder as ``{relative path: bytes}`` (``.complete`` last).
+
+    File names use :func:`folder_name` of ``video_id``; the id itself is stored inside.
+    """
     _check_id(video_id)
+    name = folder_name(video_id)
     files: dict[str, bytes] = {"npz/poses.npz": poses_npz_bytes(pose, video_id=video_id,
                                                                 frame_indices=frame_indices)}
     captions = dict(captions or {})
     vtt = dict(vtt or {})
     for lang in sorted(set(captions) | set(vtt)):
-        _check_id(lang, what="language")
+        _check_language(lang)
         text = vtt[lang] if lang in vtt else format_vtt(captions[lang])
-        files[f"captions/{video_id}.{lang}.vtt"] = text.encode("utf-8")
+        files[f"captions/{name}.{lang}.vtt"] = text.encode("utf-8")
     if captions or vtt:
         if set(vtt) - set(captions):
             for lang in set(vtt) - set(captions):
                 captions[lang] = parse_vtt(vtt[lang], language=lang)
         captions = {lang: captions[lang] for lang in sorted(captions)}
         doc = captions_json_dict(video_id, captions,
-                                 vtt_paths={k: f"{video_id}.{k}.vtt" for k in captions})
-        files[f"captions/{video_id}.captions.json"] = json.dumps(doc, ensure_ascii=False,
+                                 vtt_paths={k: f"{name}.{k}.vtt" for k in captions})
+        files[f"captions/{name}.captions.json"] = json.dumps(doc, ensure_ascii=False,
                                                                   indent=1).encode("utf-8")
     marker = {"video_id": video_id, "fps": round(pose.fps), "frames": pose.n_frames,
               "output_mode": "single_npz", "decode_mode": f"fps{round(pose.fps)}",
@@ -82,8 +89,16 @@ def video_folder_files(video_id: str, pose: PoseSeq, *,
 
 
 def _check_id(value: str, what: str = "video id") -> None:
-    if not value or "/" in value or "\\" in value or value in (".", "..") or value.startswith("."):
-        raise InputError(None, f"bad {what} {value!r} (it becomes a file name)")
+    """Ids are stored in ``.complete`` lines: they must be one line (file names come from
+    :func:`folder_name`, so any other id is fine)."""
+    if not isinstance(value, str) or not value or "\n" in value or "\r" in value:
+        raise InputError(None, f"bad {what} {str(value)[:80]!r} (empty or not one line)")
+
+
+def _check_language(value: str) -> None:
+    if not value or "/" in value or "\\" in value or value in (".", "..") or value.startswith(".") \
+            or len(value) > 64:
+        raise InputError(None, f"bad language {value[:80]!r} (it becomes part of a file name)")
 
 
 def write_video_folder(root: str | Path, video_id: str, pose: PoseSeq, *,
@@ -98,7 +113,7 @@ def write_video_folder(root: str | Path, video_id: str, pose: PoseSeq, *,
     ``complete`` adds/overrides ``.complete`` entries. Each file is written atomically and
     ``npz/.complete`` last, so a folder without it is unfinished.
     """
-    folder = Path(root) / video_id
+    folder = Path(root) / folder_name(video_id)
     files = video_folder_files(video_id, pose, captions=captions, vtt=vtt, complete=complete,
                                frame_indices=frame_indices)
     for rel, data in files.items():
@@ -164,7 +179,9 @@ class ShardWriter:
         return last
 
     def __contains__(self, video_id: str) -> bool:
-        return video_id in self.published or video_id in self._ids
+        """Whether the video (by id or by its folder name) is already written."""
+        name = folder_name(video_id)
+        return name in self.published or name in self._ids
 
     def add_video(self, video_id: str, pose: PoseSeq, *,
                   captions: Mapping[str, Sequence[Segment]] | None = None,
@@ -176,7 +193,7 @@ class ShardWriter:
             return False
         files = video_folder_files(video_id, pose, captions=captions, vtt=vtt, complete=complete,
                                    frame_indices=frame_indices)
-        self._add(video_id, files)
+        self._add(folder_name(video_id), files)
         return True
 
     def add_folder(self, folder: str | Path) -> bool:
@@ -190,12 +207,14 @@ class ShardWriter:
             raise InputError(folder, "not a video folder (no npz/ inside)")
         files: dict[str, bytes] = {}
         for sub in ("npz", "captions"):
+            if (folder / sub).is_symlink():
+                raise InputError(folder / sub, "symbolic link refused (a video folder holds its own files)")
             for item in sorted((folder / sub).glob("*")) if (folder / sub).is_dir() else []:
                 if item.is_file() and not item.is_symlink() and not item.name.endswith(".tmp"):
                     files[f"{sub}/{item.name}"] = item.read_bytes()
         if "npz/.complete" in files:   # keep the completion marker last, as on disk
             files["npz/.complete"] = files.pop("npz/.complete")
-        self._add(video_id, files)
+        self._add(folder_name(video_id), files)
         return True
 
     def _open(self) -> None:
@@ -206,6 +225,7 @@ class ShardWriter:
         self._ids, self._bytes = [], 2 * _BLOCK
 
     def _add(self, video_id: str, files: Mapping[str, bytes]) -> None:
+        # video_id is the folder name here (plain, bounded: see folder_name)
         size = _tar_size(files)
         if self._tar is not None and self._ids and (len(self._ids) >= self.max_videos
                                                     or self._bytes + size > self.max_bytes):

@@ -1,0 +1,109 @@
+"""Hostile and malformed .pose files: non-finite values, components that do not fit their layout."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from signverse.core import InputError, PoseSeq
+from signverse.io.pose_file import pose_to_pose_format, read_pose_file
+from signverse.layouts import get_layout
+
+pytest.importorskip("pose_format")
+
+
+def _holistic(t=6, seed=0, layout="mediapipe-holistic"):
+    rng = np.random.default_rng(seed)
+    k = get_layout(layout).num_points
+    conf = rng.uniform(0.4, 1.0, (t, 1, k)).astype(np.float32)
+    return PoseSeq(rng.uniform(0, 200, (t, 1, k, 2)).astype(np.float32), conf, fps=25,
+                   width=256, height=256, layout=layout)
+
+
+def _write(pose_format_obj, path):
+    with open(path, "wb") as handle:
+        pose_format_obj.write(handle)
+    return path
+
+
+def _insert_point(pf, component: str, name: str):
+    """Add one point at the end of ``component`` (header and data), as a hostile writer would."""
+    from pose_format.numpy.pose_body import NumPyPoseBody
+    at = 0
+    for c in pf.header.components:
+        at += len(c.points)
+        if c.name == component:
+            c.points = list(c.points) + [name]
+            break
+    data = np.ma.getdata(pf.body.data)
+    conf = np.asarray(pf.body.confidence)
+    data = np.insert(data, at, data[:, :, at - 1], axis=2)
+    conf = np.insert(conf, at, conf[:, :, at - 1], axis=2)
+    pf.body = NumPyPoseBody(fps=pf.body.fps, data=np.ma.masked_array(data, mask=np.zeros_like(data, bool)),
+                            confidence=conf)
+    return pf
+
+
+def test_one_inf_confidence_is_one_missing_point_not_a_poisoned_clip(tmp_path, caplog):
+    pose = _holistic()
+    pf = pose_to_pose_format(pose)
+    conf = np.asarray(pf.body.confidence).copy()
+    conf[2, 0, 5] = np.inf
+    data = np.ma.getdata(pf.body.data).copy()
+    data[3, 0, 7, 0] = np.nan
+    data[4, 0, 9, 1] = -np.inf
+    pf.body.confidence = conf
+    pf.body.data = np.ma.masked_array(data, mask=np.zeros_like(data, bool))
+    path = _write(pf, tmp_path / "inf.pose")
+    with caplog.at_level(logging.WARNING):
+        back = read_pose_file(path)
+    assert np.isfinite(back.conf).all() and np.isfinite(back.xy[back.valid]).all()
+    assert not back.valid[2, 0, 5] and not back.valid[3, 0, 7] and not back.valid[4, 0, 9]
+    others = back.valid.copy()
+    others[2, 0, 5] = others[3, 0, 7] = others[4, 0, 9] = True
+    assert others.all()   # nothing else was lost
+    np.testing.assert_allclose(back.conf[0], pose.conf[0], rtol=1e-6)
+    assert sum("non-finite" in r.getMessage() for r in caplog.records) == 1
+    # ... and the corpus stores sane confidences (one inf used to turn all of them into inf).
+    from signverse.io.corpus import open_corpus
+    from signverse.io.transcode import convert_path
+    report = convert_path(path, tmp_path / "corpus")
+    assert not report.failures
+    (clip,) = list(open_corpus(tmp_path / "corpus"))
+    assert np.isfinite(clip.pose.conf).all()
+    np.testing.assert_allclose(clip.pose.conf[0], pose.conf[0], atol=0.01)
+
+
+def test_a_hand_with_22_points_is_refused_not_shifted(tmp_path):
+    pf = _insert_point(pose_to_pose_format(_holistic()), "LEFT_HAND_LANDMARKS", "EXTRA")
+    path = _write(pf, tmp_path / "hand22.pose")
+    with pytest.raises(InputError) as err:
+        read_pose_file(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message and "LEFT_HAND_LANDMARKS" in message
+    assert "22 points" in message
+
+
+def test_wholebody_hand_with_22_points_is_refused(tmp_path):
+    rng = np.random.default_rng(1)
+    pose = PoseSeq(rng.uniform(0, 99, (3, 1, 128, 2)).astype(np.float32),
+                   np.ones((3, 1, 128), np.float32), fps=24, width=100, height=100, layout="dwpose")
+    pf = _insert_point(pose_to_pose_format(pose), "LEFT_HAND", "EXTRA")
+    with pytest.raises(InputError, match=r"LEFT_HAND: 22 points"):
+        read_pose_file(_write(pf, tmp_path / "dw22.pose"))
+
+
+def test_non_integer_face_point_names_are_a_one_line_error(tmp_path):
+    pf = pose_to_pose_format(_holistic())
+    face = next(c for c in pf.header.components if c.name == "FACE_LANDMARKS")
+    face.points = ["abc"] + list(face.points[1:])
+    path = _write(pf, tmp_path / "face.pose")
+    with pytest.raises(InputError, match=r"FACE_LANDMARKS: point name 'abc' is not a face point number"):
+        read_pose_file(path)
+    # unknown body point names too
+    pf = pose_to_pose_format(_holistic())
+    body = next(c for c in pf.header.components if c.name == "POSE_LANDMARKS")
+    body.points = ["NOT_A_JOINT"] + list(body.points[1:])
+    with pytest.raises(InputError, match=r"POSE_LANDMARKS: point 'not_a_joint' is not in"):
+        read_pose_file(_write(pf, tmp_path / "body.pose"))
