@@ -27,7 +27,10 @@ def run(args) -> int:
     from signverse.core.errors import InputError
     from signverse.render import render_to
 
+    from signverse.render.draw import check_frame_size
     pose = signverse.read_pose(args.src)
+    if args.overlay is None:   # the frame size comes from the file: name it in the error
+        check_frame_size(pose.width, pose.height, source=args.src)
     compare = labels = None
     if args.compare:
         compare = signverse.read_pose(args.compare)

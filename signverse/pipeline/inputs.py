@@ -13,6 +13,7 @@ Every input becomes a list of :class:`~signverse.core.VideoRecord`. SignVerse-2M
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import re
@@ -121,9 +122,21 @@ def _record(row: dict[str, Any], base: Path, where: str, url_template: str | Non
         captions=_captions_of(row.get("captions"), base))
 
 
+def _text(path: Path) -> str:
+    """A manifest's text; a file that is not UTF-8 is a one-line error naming the first bad byte."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise InputError(path, f"not UTF-8 text (line {line}, byte {exc.start}); save the manifest "
+                               "as UTF-8") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
 def _read_csv(path: Path, delimiter: str) -> tuple[list[dict[str, Any]], bool]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f, delimiter=delimiter) if r and any(c.strip() for c in r)]
+    f = io.StringIO(_text(path), newline="")
+    rows = [r for r in csv.reader(f, delimiter=delimiter) if r and any(c.strip() for c in r)]
     if not rows:
         return [], False
     head = [c.strip().lower() for c in rows[0]]
@@ -137,17 +150,16 @@ def _read_csv(path: Path, delimiter: str) -> tuple[list[dict[str, Any]], bool]:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"line {n} is not JSON ({exc.msg})") from None
-            if not isinstance(value, dict):
-                raise InputError(path, f"line {n} is not a JSON object")
-            rows.append(value)
+    for n, line in enumerate(_text(path).split("\n"), 1):   # not splitlines: JSON may hold U+2028
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(path, f"line {n} is not JSON ({getattr(exc, 'msg', 'nested too deep')})") from None
+        if not isinstance(value, dict):
+            raise InputError(path, f"line {n} is not a JSON object")
+        rows.append(value)
     return rows
 
 
@@ -279,8 +291,7 @@ def _headerless(path: Path) -> bool:
 
 
 def _read_csv_head(path: Path) -> tuple[list[str], bool]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        first = next(csv.reader(f), [])
+    first = next(csv.reader(io.StringIO(_text(path), newline="")), [])
     known = {n for names in _ALIASES.values() for n in names}
     return first, any(c.strip().lower() in known for c in first)
 

@@ -8,7 +8,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from signverse.core.errors import SignverseError, require
+from signverse.core.errors import InputError, SignverseError, require
+from signverse.core.limits import MAX_RENDER_PIXELS
 from signverse.core.pose import PoseSeq
 from signverse.layouts import can_convert, convert, get_layout
 from signverse.render.style import STYLES, ComponentPlan, draw_plan
@@ -44,11 +45,22 @@ def prepare(pose: PoseSeq, style: str = "dwpose", person: int | None = None) -> 
     return pose, style
 
 
+def check_frame_size(width: int, height: int, source=None) -> None:
+    """Refuse a frame size that cannot be drawn: not positive, or more pixels than
+    ``SIGNVERSE_MAX_RENDER_PIXELS`` (8K UHD by default; a header claiming 65535x65535 would
+    otherwise allocate 12 GiB per frame)."""
+    if width <= 0 or height <= 0:
+        raise InputError(source, f"cannot render a {width}x{height} frame (set the pose's width and height)")
+    limit = MAX_RENDER_PIXELS.value()
+    if width * height > limit:
+        raise InputError(source, f"cannot render a {width}x{height} frame: more than {limit} pixels "
+                                 f"(set {MAX_RENDER_PIXELS.env} to raise the limit, or rescale the pose)")
+
+
 def blank(pose: PoseSeq, size: tuple[int, int] | None = None) -> np.ndarray:
     """A black ``H x W x 3`` canvas of the pose's frame size (or ``size = (W, H)``)."""
     w, h = size or (pose.width, pose.height)
-    if w <= 0 or h <= 0:
-        raise SignverseError(f"cannot render a {w}x{h} frame (set the pose's width and height)")
+    check_frame_size(w, h)
     return np.zeros((h, w, 3), np.uint8)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from signverse.core.errors import InputError, SignverseError, require
 from signverse.core.pose import PoseSeq
-from signverse.render.draw import blank, draw, prepare
+from signverse.render.draw import blank, check_frame_size, draw, prepare
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,13 @@ class Renderer:
             if not self.overlay.exists():
                 raise InputError(self.overlay, "no such file")
             self.size = video_size(self.overlay)
+        check_frame_size(*self.size, source=self.overlay)   # before any drawing allocates it
         self.other = self.other_style = None
         if compare is not None:
             from signverse.ops.resample import resample
             other = compare if np.isclose(compare.fps, self.fps) else resample(compare, self.fps)
             self.other, self.other_style = prepare(other, style, compare_person)
+            check_frame_size(*self._panel_size())
         self.labels = list(labels) if labels else None
 
     def _panel_size(self) -> tuple[int, int]:

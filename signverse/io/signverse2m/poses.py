@@ -201,18 +201,23 @@ def stack_payloads(payloads: Sequence[Mapping], label: str, input_bytes: int = 0
     if n and ((widths <= 0).any() or (heights <= 0).any()):
         raise InputError(label, f"frame payload {int(np.argmax((widths <= 0) | (heights <= 0)))}: "
                                 "frame_width/frame_height must be positive")
-    # Check the claimed person count against the keys before allocating [n, P, ...] arrays.
-    keys = [[f"person_{p:03d}_{part}_{kind}" for part, _, _ in PARTS for kind in ("keypoints", "scores")]
-            for p in range(int(num.max()) if n else 0)]
-    for t in np.flatnonzero(num > 0).tolist():
-        payload = payloads[t]
-        for p in range(int(num[t])):
-            missing = next((k for k in keys[p] if k not in payload), None)
-            if missing is not None:
-                raise InputError(label, f"frame payload {t}: num_persons is {int(num[t])} but key "
-                                        f"'{missing}' is missing")
     n_persons = int(num.max()) if n else 0
     check_budget(label, n, n_persons, input_bytes, "the payloads")
+    # Check the claimed person count against the keys before allocating [n, P, ...] arrays
+    # (once per payload object: a pickle may reference one dict from every frame).
+    keys = [f"person_{p:03d}_{part}_{kind}" for p in range(n_persons) for part, _, _ in PARTS
+            for kind in ("keypoints", "scores")]
+    checked: set[int] = set()
+    for t in np.flatnonzero(num > 0).tolist():
+        payload = payloads[t]
+        if id(payload) in checked:
+            continue
+        checked.add(id(payload))
+        claimed = keys[:8 * int(num[t])]
+        if not payload.keys() >= set(claimed):
+            missing = next(k for k in claimed if k not in payload)
+            raise InputError(label, f"frame payload {t}: num_persons is {int(num[t])} but key "
+                                    f"'{missing}' is missing")
     keypoints = {part: np.full((n, n_persons, k, 2), np.nan, np.float32) for part, k, _ in PARTS}
     scores = {part: np.full((n, n_persons, k), np.nan, np.float32) for part, k, _ in PARTS}
     for p in range(n_persons):

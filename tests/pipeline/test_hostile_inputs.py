@@ -1,0 +1,52 @@
+"""Hostile manifests: bytes that are not UTF-8, ids that are not file names (one bad item never
+stops a run)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from signverse.core import InputError, PoseSeq, VideoRecord
+from signverse.pipeline.inputs import load_inputs, load_manifest
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".tsv"])
+def test_a_manifest_that_is_not_utf8_is_a_one_line_error(tmp_path, suffix):
+    path = tmp_path / f"m{suffix}"
+    path.write_bytes(b"video_id,sign_language\r\nabc,ase\r\nd\xe9f,gsg\r\n" if suffix != ".jsonl"
+                     else b'{"video_id": "abc"}\n{"video_id": "d\xe9f"}\n')
+    for load in (load_manifest, load_inputs):
+        with pytest.raises(InputError) as err:
+            load(path)
+        message = str(err.value)
+        assert "\n" not in message and str(path) in message and "not UTF-8" in message
+        assert "line 3" in message or "line 2" in message
+
+
+def test_utf8_manifest_with_bom_and_crlf_still_loads(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes("\ufeffvid\u00e9o1,ase\r\nabc,gsg\r\n".encode("utf-8"))
+    assert [r.video_id for r in load_inputs(path).records] == ["vid_o1", "abc"]
+
+
+def test_release_shards_accept_ids_that_are_not_file_names(tmp_path):
+    """'../../escape1' (cleaned to '.._.._escape1') and a 5000-character id used to make every
+    --release-shards run exit 2; now each is stored under a bounded folder name and read back."""
+    from signverse.io.signverse2m import open_release
+    from signverse.pipeline.inputs import safe_id
+    from signverse.pipeline.run import _ReleaseSink
+    from signverse.pipeline.worker import VideoResult
+    rng = np.random.default_rng(0)
+    pose = PoseSeq(rng.uniform(0, 60, (5, 1, 128, 2)).astype(np.float32),
+                   np.ones((5, 1, 128), np.float32), fps=24, width=64, height=64, layout="dwpose")
+    ids = [safe_id("../../escape1"), safe_id("y" * 5000), "ok_id"]
+    assert ids[0] == ".._.._escape1"
+    sink = _ReleaseSink(tmp_path / "release")
+    for vid in ids:
+        sink.add(VideoRecord(video_id=vid), VideoResult(vid, video_pose=pose))
+        sink.commit()
+    sink.close()
+    names = sorted(p.name for p in (tmp_path / "release").iterdir())
+    assert all(n.startswith("Sign_DWPose_NPZ_") for n in names) and len(names) == 3
+    release = open_release(tmp_path / "release")
+    assert sorted(v.video_id for v in release) == sorted(ids) and not release.failures
+    assert not (tmp_path / "escape1").exists()
