@@ -50,3 +50,21 @@ def test_release_shards_accept_ids_that_are_not_file_names(tmp_path):
     release = open_release(tmp_path / "release")
     assert sorted(v.video_id for v in release) == sorted(ids) and not release.failures
     assert not (tmp_path / "escape1").exists()
+
+
+@pytest.mark.slow
+def test_extract_with_release_shards_survives_hostile_ids(make_video, cli, tmp_path):
+    """The CLI run that used to exit 2 on every attempt: ids '../../escape1' and 5000 characters."""
+    pytest.importorskip("mediapipe")
+    pytest.importorskip("av")
+    from signverse.io.signverse2m import open_release
+    make_video(tmp_path / "a.mp4", seconds=1.0)
+    make_video(tmp_path / "b.mp4", seconds=1.0, seed=1)
+    long_id = "z" * 5000
+    (tmp_path / "m.csv").write_text(f"video_id,path\n../../escape1,a.mp4\n{long_id},b.mp4\n")
+    res = cli("extract", str(tmp_path / "m.csv"), "--out", str(tmp_path / "corpus"), "--release-shards",
+              str(tmp_path / "rel"), "--fps", "6", "--no-progress", "--workers", "1")
+    assert res.returncode == 0 and "2 videos done, 0 failed" in res.stdout, res.stdout + res.stderr
+    release = open_release(tmp_path / "rel")
+    assert sorted(v.video_id for v in release) == [".._.._escape1", long_id] and not release.failures
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "corpus", "m.csv", "rel"]
