@@ -205,5 +205,5 @@ def _cue_clips(item: Item, pose: PoseSeq) -> list[Clip]:
         raise InputError(item.name, f"no caption cue of track '{language}' lies within its "
                                     f"{pose.duration:.2f} s of poses")
     return [Clip(clip_id=span.clip_id, video_id=video_id, start=span.start, end=span.end,
-                 text=span.text, text_language=span.text_language or language,
+                 text=span.text, text_language=span.text_language or language or None,
                  pose=pose.frames(span.first, span.stop)) for span in spans]

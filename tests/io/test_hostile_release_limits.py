@@ -365,3 +365,29 @@ def test_limits_are_overridable_and_validated(tmp_path, monkeypatch):
     monkeypatch.setenv("SIGNVERSE_MAX_PERSONS", "many")
     with pytest.raises(SignverseError, match="SIGNVERSE_MAX_PERSONS='many' is not a number"):
         MAX_PERSONS.value()
+
+
+def test_a_tar_read_from_a_pipe_is_not_measured_against_a_zero_size(tmp_path):
+    """The bytes-left check applies to regular files only (a pipe's fstat size is 0)."""
+    import os
+    import threading
+    from signverse.io.signverse2m import ShardWriter
+    from signverse.io.signverse2m.release import Release, iter_tar_videos
+    from signverse.core import PoseSeq
+    pose = PoseSeq(np.full((3, 1, 128, 2), 10, np.float32), np.ones((3, 1, 128), np.float32), fps=24,
+                   width=64, height=64, layout="dwpose")
+    with ShardWriter(tmp_path) as shards:
+        shards.add_video("piped01", pose)
+    data = (tmp_path / "Sign_DWPose_NPZ_000001.tar").read_bytes()
+    read_end, write_end = os.pipe()
+
+    def feed():
+        with os.fdopen(write_end, "wb") as w:
+            w.write(data)
+    thread = threading.Thread(target=feed)
+    thread.start()
+    release = Release(tmp_path)
+    with os.fdopen(read_end, "rb") as r:
+        videos = list(iter_tar_videos(r, name="<pipe>", release=release))
+    thread.join()
+    assert [v.video_id for v in videos] == ["piped01"] and not release.failures

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import io
 import json
 import logging
 import os
 import re
+import stat
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -309,8 +311,9 @@ def iter_tar_videos(fileobj: IO[bytes], *, name: str, release: Release) -> Itera
     source = name
     stream = _Recent(fileobj)
     try:
-        file_size: int | None = os.fstat(fileobj.fileno()).st_size
-    except (OSError, AttributeError, ValueError):
+        info = os.fstat(fileobj.fileno())
+        file_size: int | None = info.st_size if stat.S_ISREG(info.st_mode) else None
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
         file_size = None   # a pipe or an in-memory stream: only the stated limit applies
     current: str | None = None
     files: dict[str, bytes] = {}
