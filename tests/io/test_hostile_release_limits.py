@@ -391,3 +391,13 @@ def test_a_tar_read_from_a_pipe_is_not_measured_against_a_zero_size(tmp_path):
         videos = list(iter_tar_videos(r, name="<pipe>", release=release))
     thread.join()
     assert [v.video_id for v in videos] == ["piped01"] and not release.failures
+
+
+def test_one_payload_referenced_a_million_times_is_refused_early(tmp_path):
+    frame = _frame(1, _person(0))
+    path = tmp_path / "poses.npz"
+    path.write_bytes(_poses_npz([frame] * 1_000_000))
+    assert path.stat().st_size < 24 << 20
+    result = _info(path)
+    assert_bounded(result, "payload: one frame referenced 1,000,000 times")
+    _one_line_error(result, "1000000 frames x 1 persons would decode to")

@@ -182,6 +182,9 @@ def stack_payloads(payloads: Sequence[Mapping], label: str, input_bytes: int = 0
     ``input_bytes`` (the size of the file(s) the payloads came from) bounds the decoded size.
     """
     n = len(payloads)
+    # A pickle can list one payload a million times in two bytes each: bound the frame count
+    # before anything is gathered per frame.
+    check_budget(label, n, 1, input_bytes, "the payloads")
     for t, p in enumerate(payloads):
         if not isinstance(p, dict):
             raise InputError(label, f"frame payload {t} is a {type(p).__name__}, not a dict")
