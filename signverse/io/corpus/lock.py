@@ -97,8 +97,15 @@ class CorpusLock:
             log.debug("cannot label the lock %s: %s", self.path, exc)
         return True
 
-    def acquire(self) -> "CorpusLock":
-        if not self.try_acquire():
+    def acquire(self, wait: float = 2.0) -> "CorpusLock":
+        """Take the lock, waiting up to ``wait`` seconds (a reader saving a rebuilt index holds it
+        for a moment); a writer still holding it then is refused with its name."""
+        deadline = time.monotonic() + wait
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if not self.held:
             raise CorpusLocked(self.folder, f"in use by another writer: {holder_text(self.holder())}; "
                                             "wait for it to finish (the lock is released when it exits)")
         return self
