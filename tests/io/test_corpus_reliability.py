@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -317,3 +318,29 @@ def test_clip_size_limit_is_stated_and_overridable(tmp_path):
     with pytest.raises(InputError, match=r"claims 50 frames x 1 persons x 128 points .*max_clip_values"):
         open_corpus(root, limits=small)[clip.clip_id]
     assert open_corpus(root, limits=ReadLimits(max_clip_values=50 * 128))[clip.clip_id].pose.n_frames == 50
+
+
+def test_kill_9_during_convert_to_tar_then_the_next_convert_cleans_up(tmp_path):
+    source = tmp_path / "source"
+    write(source, [make_clip(i, n_frames=48, video=f"v{i}") for i in range(120)], shard_clips=40)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "signverse", "convert", str(source), str(out / "a.tar")],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    temp = []
+    while not temp and proc.poll() is None and time.monotonic() < deadline:
+        # wait until the run is under way: its temporary folder holds a tar being written
+        temp = [p for p in out.glob(".convert-*")
+                if any(f.stat().st_size > 0 for f in p.glob("*.tar.tmp"))]
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert temp, "convert finished before it could be killed; make the source larger"
+    assert temp[0].is_dir() and not (out / "a.tar").exists()
+    small = tmp_path / "small"
+    write(small, [make_clip(i) for i in range(2)])
+    res = _cli("convert", str(small), str(out / "b.tar"))
+    assert res.returncode == 0, res.stderr
+    assert not list(out.glob(".convert-*")) and (out / "b.tar").is_file()
