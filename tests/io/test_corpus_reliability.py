@@ -344,3 +344,18 @@ def test_kill_9_during_convert_to_tar_then_the_next_convert_cleans_up(tmp_path):
     res = _cli("convert", str(small), str(out / "b.tar"))
     assert res.returncode == 0, res.stderr
     assert not list(out.glob(".convert-*")) and (out / "b.tar").is_file()
+
+
+def test_repair_reports_a_damaged_shard_and_changes_nothing_of_it(tmp_path):
+    from signverse.io.corpus.repair import repair_corpus
+    root = tmp_path / "c"
+    write(root, [make_clip(i) for i in range(6)], shard_clips=3)
+    shard = root / "clips" / "shard-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:50])   # truncated
+    damaged = shard.read_bytes()
+    report = repair_corpus(root)
+    assert not report.ok and report.clips == 3
+    assert any("DAMAGED clips/shard-00001.parquet: unreadable" in a for a in report.actions)
+    assert shard.read_bytes() == damaged and (root / "poses" / "dwpose" / "shard-00001.parquet").is_file()
+    res = _cli("repair", str(root))
+    assert res.returncode == 1 and "DAMAGED" in res.stdout and "ledger: none" in res.stdout
