@@ -204,3 +204,28 @@ def test_extract_on_a_full_disk_is_one_line_and_the_rerun_completes(tmp_path, ma
     from signverse.io.corpus import open_corpus
     assert open_corpus(out).ids() == ["v-0000"]
     assert "1 done" in _cli("status", str(out)).stdout
+
+
+@pytest.mark.slow
+def test_two_extracts_into_one_corpus_at_once_lose_nothing(tmp_path, make_video):
+    """The reported attack: ``extract A --out C &`` and ``extract B --out C`` at the same time."""
+    pytest.importorskip("mediapipe")
+    a = make_video(tmp_path / "a.mp4", seconds=0.5, seed=1)
+    b = make_video(tmp_path / "b.mp4", seconds=0.5, seed=2)
+    out = tmp_path / "corpus"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = {name: subprocess.Popen([sys.executable, "-m", "signverse", "extract", str(video), "--out", str(out),
+                                    "--no-progress", "--workers", "0", "--fps", "6"],
+                                   cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for name, video in (("a", a), ("b", b))}
+    results = {name: (proc.wait(timeout=300), proc.stderr.read()) for name, proc in runs.items()}
+    codes = sorted(code for code, _ in results.values())
+    assert codes == [0, 2], results
+    loser = next(name for name, (code, _) in results.items() if code == 2)
+    assert "in use by another writer: pid" in results[loser][1]
+    rerun = _cli("extract", str(a if loser == "a" else b), "--out", str(out), "--no-progress",
+                 "--workers", "0", "--fps", "6")
+    assert rerun.returncode == 0, rerun.stderr
+    from signverse.io.corpus import open_corpus
+    assert sorted(open_corpus(out).ids()) == ["a-0000", "b-0000"]   # both, each exactly once
+    assert "2 done" in _cli("status", str(out)).stdout
