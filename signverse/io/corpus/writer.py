@@ -173,6 +173,7 @@ class CorpusWriter:
         name = schema.shard_name(number)
         pose_file = None
         if poses is not None:
+            schema.check_name(self.field, "pose field")   # e.g. a layout name becoming a folder
             pose_file = self.root / schema.POSES_DIR / self.field / name
             write_pose_table(poses, pose_file, self.zstd_level)
         try:
