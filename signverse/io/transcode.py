@@ -129,18 +129,53 @@ def _record_names(folder: Path, renamed: dict[str, str]) -> None:
 
 
 def _guard(report: ConvertReport, item: Item, action) -> None:
+    from signverse.io.corpus.lock import StoreWriteError
     try:
         action()
+    except StoreWriteError:
+        raise   # the output failed (disk full...), not this item: stop, the rerun continues
     except SignverseError as exc:
         log.warning("%s: %s", item.name, exc)
         report.failures.append(Failure(item.name, str(exc)))
 
 
+TEMP_PREFIX = ".convert-"
+_OWNER = ".signverse-owner.lock"   # marks a temporary folder as ours; flock'ed while it is in use
+
+
+def _temp_folder(parent: Path):
+    """A private temporary folder for building one ``.tar``, with its owner lock held.
+
+    Stale folders of earlier runs killed before they could clean up (``kill -9``) are removed
+    first: only folders with our prefix *and* our owner lock file, whose lock nobody holds (the
+    kernel released it when the owner died). Anything else is left alone.
+    """
+    from signverse.io.corpus.lock import CorpusLock, write_error
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for stale in parent.glob(f"{TEMP_PREFIX}*"):
+            if stale.is_symlink() or not stale.is_dir() or not (stale / _OWNER).is_file():
+                continue
+            owner = CorpusLock(stale, _OWNER)
+            # An empty record: its owner is between creating and locking the file; not stale.
+            if owner.holder() and owner.try_acquire():
+                log.warning("removing %s, left by an interrupted convert", stale)
+                shutil.rmtree(stale, ignore_errors=True)
+                owner.release()
+        folder = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent))
+    except OSError as exc:
+        raise write_error(parent, exc) from None
+    return folder, CorpusLock(folder, _OWNER).acquire()
+
+
 def _write_release(items, dst: Path, prepared, report: ConvertReport) -> ConvertReport:
     from signverse.io.signverse2m import ShardWriter
     one_tar = dst.suffix.lower() == ".tar"
-    out_dir = Path(tempfile.mkdtemp(prefix=".convert-", dir=dst.parent)) if one_tar else dst
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    owner = None
+    if one_tar:
+        out_dir, owner = _temp_folder(dst.parent)
+    else:
+        out_dir = dst
     try:
         limits = {"max_videos": 1 << 30, "max_bytes": 1 << 62} if one_tar else {}
         with ShardWriter(out_dir, **limits) as writer:
@@ -160,6 +195,7 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport) -> Convert
     finally:
         if one_tar:
             shutil.rmtree(out_dir, ignore_errors=True)
+            owner.release()
     return report
 
 

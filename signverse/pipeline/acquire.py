@@ -76,6 +76,12 @@ def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+# Written into every cache folder the downloader creates: only folders carrying it are ever
+# reused or deleted, so a manifest id equal to a folder the user keeps in --cache-dir never
+# costs them that folder.
+CREATED_MARKER = ".signverse-download"
+
+
 class Downloader:
     """Fetches one URL (video + subtitles) into ``cache_dir/<video_id>/`` with yt-dlp."""
 
@@ -93,10 +99,22 @@ class Downloader:
         if not record.url:
             raise InputError(record.video_id, "no path and no url to download")
         target = self.cache_dir / record.video_id
-        existing = self._local(record, target)
-        if existing is not None:
-            return existing
-        target.mkdir(parents=True, exist_ok=True)
+        if target.parent != self.cache_dir or record.video_id in ("", ".", ".."):
+            raise InputError(record.video_id, "video id is not a plain folder name; not downloading")
+        if target.exists() or target.is_symlink():
+            if not self.created(record.video_id):
+                raise InputError(target, "exists in the download cache but was not created by "
+                                         "signverse; not touching it (use another --cache-dir)")
+            existing = self._local(record, target)
+            if existing is not None:
+                return existing
+        else:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                target.mkdir()
+            except FileExistsError:   # appeared just now: someone else's
+                raise InputError(target, "appeared in the download cache meanwhile; not touching it") from None
+            (target / CREATED_MARKER).write_text("created by signverse to cache one download\n")
         opts = {
             "outtmpl": {"default": str(target / f"{record.video_id}.%(ext)s"),
                         "subtitle": str(target / f"{record.video_id}.%(ext)s")},
@@ -117,15 +135,15 @@ class Downloader:
                     ydl.params["subtitleslangs"] = choose_subtitle_languages(info)
                 ydl.process_ie_result(info, download=True)
         except InputError:
-            shutil.rmtree(target, ignore_errors=True)
+            self.remove(record.video_id)
             raise
         except Exception as exc:  # yt-dlp raises DownloadError/ExtractorError/OSError...
-            shutil.rmtree(target, ignore_errors=True)
+            self.remove(record.video_id)
             message = " ".join(str(exc).split()).replace("ERROR: ", "")
             raise InputError(record.url, f"download failed: {message}") from None
         fetched = self._local(record, target)
         if fetched is None:
-            shutil.rmtree(target, ignore_errors=True)
+            self.remove(record.video_id)
             raise InputError(record.url, "download produced no video file")
         return dataclasses.replace(fetched, downloaded=True)
 
@@ -143,8 +161,18 @@ class Downloader:
                                   captions=record.captions or captions)
         return Fetched(rec, nbytes=_dir_bytes(target))
 
+    def created(self, video_id: str) -> bool:
+        """Whether ``cache_dir/<video_id>`` is a real folder this downloader created (marked)."""
+        target = self.cache_dir / video_id
+        return (target.parent == self.cache_dir and not target.is_symlink() and target.is_dir()
+                and (target / CREATED_MARKER).is_file())
+
     def remove(self, video_id: str) -> None:
-        shutil.rmtree(self.cache_dir / video_id, ignore_errors=True)
+        """Delete a cache folder, only if this program created it (see CREATED_MARKER)."""
+        if self.created(video_id):
+            shutil.rmtree(self.cache_dir / video_id, ignore_errors=True)
+        else:
+            log.debug("not removing %s: not created by signverse", self.cache_dir / video_id)
 
 
 _END = object()

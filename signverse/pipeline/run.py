@@ -177,8 +177,12 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
     summary = RunSummary(str(out), inputs=len(records))
 
     # The writer first: it refuses a non-empty folder that is not a corpus, and the ledger lives here.
-    writer = CorpusWriter(out, shard_clips=10 ** 9, on_duplicate="skip")
-    ledger = Ledger(out)
+    writer = CorpusWriter(out, shard_clips=10 ** 9, on_duplicate="skip")   # holds the corpus lock
+    try:
+        ledger = Ledger(out)
+    except BaseException:
+        writer.close()
+        raise
     sink = _ReleaseSink(options.release_dir) if options.release_dir else None
     ledger.register(ids, languages={r.video_id: r.sign_language for r in records},
                     sources={r.video_id: r.path or r.url for r in records})

@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from signverse.io.corpus.clipset import ClipSet
+from signverse.io.corpus.limits import ReadLimits
+from signverse.io.corpus.lock import CorpusLocked, StoreWriteError
 from signverse.io.corpus.reader import Corpus, UnknownClip
 from signverse.io.corpus.writer import CorpusWriter, DuplicateClip, add_pose_field
 
@@ -23,5 +25,5 @@ def open_corpus(path: str | Path, **options) -> Corpus:
     return Corpus(path, **options)
 
 
-__all__ = ["ClipSet", "Corpus", "CorpusWriter", "DuplicateClip", "UnknownClip", "add_pose_field",
-           "open_corpus"]
+__all__ = ["ClipSet", "Corpus", "CorpusLocked", "CorpusWriter", "DuplicateClip", "ReadLimits",
+           "StoreWriteError", "UnknownClip", "add_pose_field", "open_corpus"]

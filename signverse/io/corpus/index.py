@@ -1,15 +1,19 @@
 """Persistent clip-id index: sorted 64-bit hashes of ids -> (shard, row), memory-mapped.
 
 A lookup is one binary search over a memory-mapped ``.npy``; nothing else of the corpus is read.
-The index is a cache: the clip shards are the truth, and a stale or missing index is rebuilt from
-their ``clip_id`` columns. Two ids may share a hash (p ~ 1e-7 at 2 million ids); every candidate
+The index is a cache: the clip shards are the truth, and a stale, missing or corrupt index is
+rebuilt from their ``clip_id`` columns. ``index.json`` holds a CRC-32 of both arrays, so
+a damaged index (even one of the right length) is detected on load, never trusted: a writer
+that trusted it would miss stored ids and store duplicates. Two ids may share a hash (p ~ 1e-7 at 2 million ids); every candidate
 row is therefore checked against the stored id by the reader.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -17,6 +21,18 @@ from typing import Iterable
 import numpy as np
 
 INDEX_JSON = "index.json"
+INDEX_FORMAT = 2   # 2: with checksums (an index without them is rebuilt once)
+
+log = logging.getLogger(__name__)
+
+
+def checksum(*arrays: np.ndarray) -> str:
+    """CRC-32 of the arrays' bytes: detects damage (not tampering: whoever can rewrite the index
+    can rewrite the shards) at a few GB/s, so opening a 2-million-clip corpus stays fast."""
+    crc = 0
+    for array in arrays:
+        crc = zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"), crc)
+    return f"crc32:{crc:08x}"
 
 
 def hash_id(clip_id: str) -> int:
@@ -90,27 +106,47 @@ class IdIndex:
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        """Write atomically: arrays first, then ``index.json`` naming the shards they cover."""
+        """Write atomically: arrays first, then ``index.json`` naming the shards they cover and the
+        checksum of the arrays (a half-replaced pair fails the checksum and is rebuilt)."""
         folder.mkdir(parents=True, exist_ok=True)
         for name, array in (("ids.npy", self.hashes), ("loc.npy", self.loc)):
             tmp = folder / f".{name}.tmp"
-            with open(tmp, "wb") as handle:
-                np.save(handle, np.ascontiguousarray(array))
-            os.replace(tmp, folder / name)
+            try:
+                with open(tmp, "wb") as handle:
+                    np.save(handle, np.ascontiguousarray(array))
+                os.replace(tmp, folder / name)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         tmp = folder / f".{INDEX_JSON}.tmp"
-        tmp.write_text(json.dumps({"clips": len(self), "shards": list(self.shards)}) + "\n")
-        os.replace(tmp, folder / INDEX_JSON)
+        meta = {"format": INDEX_FORMAT, "clips": len(self), "shards": list(self.shards),
+                "checksum": checksum(self.hashes, self.loc)}
+        try:
+            tmp.write_text(json.dumps(meta) + "\n")
+            os.replace(tmp, folder / INDEX_JSON)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, folder: Path, shards: Iterable[int]) -> "IdIndex | None":
         """The saved index if it covers exactly ``shards``, else None (caller rebuilds)."""
         try:
             meta = json.loads((folder / INDEX_JSON).read_text())
-            hashes = np.load(folder / "ids.npy", mmap_mode="r")
-            loc = np.load(folder / "loc.npy", mmap_mode="r")
-        except (OSError, ValueError):
+            hashes = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
+            loc = np.load(folder / "loc.npy", mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError):
             return None
-        if (sorted(meta.get("shards", [])) != sorted(shards) or len(hashes) != len(loc)
-                or len(hashes) != meta.get("clips")):
+        if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+            return None
+        if (hashes.dtype != np.uint64 or loc.dtype != np.uint64 or hashes.ndim != 1
+                or loc.ndim != 1 or len(hashes) != len(loc) or len(hashes) != meta.get("clips")):
+            log.warning("the id index in %s is damaged (shape or type); rebuilding it", folder)
+            return None
+        if not isinstance(meta.get("shards"), list) or sorted(meta["shards"]) != sorted(shards):
+            return None   # stale: shards were added since it was saved
+        if meta.get("checksum") != checksum(hashes, loc):
+            log.warning("the id index in %s fails its checksum (corrupt); rebuilding it from the "
+                        "shards", folder)
             return None
         return cls(hashes, loc, tuple(sorted(meta["shards"])))

@@ -8,11 +8,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from signverse.core.errors import InputError
+from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.core.records import Clip
 from signverse.io.corpus import codec, schema
 from signverse.io.corpus.index import IdIndex, hash_ids
+from signverse.io.corpus.limits import ReadLimits
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,16 @@ class _Files:
             self._open.popitem(last=False)
         return pf, starts
 
-    def read_row(self, path: Path, row: int, columns: list[str] | None = None):
-        """The row group holding ``row`` as a Table, and the row's offset inside it."""
+    def read_row(self, path: Path, row: int, columns: list[str] | None = None, guard=None):
+        """The row group holding ``row`` as a Table, and the row's offset inside it.
+
+        ``guard(pf, group, path)`` may refuse the row group before anything is read."""
         pf, starts = self.get(path)
         group = int(np.searchsorted(starts, row, side="right")) - 1
         if not 0 <= group < pf.num_row_groups:
             raise InputError(path, f"row {row} out of range ({int(starts[-1])} rows)")
+        if guard is not None:
+            guard(pf, group, path)
         try:
             table = pf.read_row_group(group, columns=columns, use_threads=False)
         except _arrow_errors() as exc:
@@ -101,8 +106,9 @@ class PoseRows:
                 "xy_step", "conf_scale")
     COLUMNS = [*_SCALARS, "xy", "conf", "xy_escapes"]   # what decoding needs (not ``persons``)
 
-    def __init__(self, table, source: Path | str):
+    def __init__(self, table, source: Path | str, limits: ReadLimits | None = None):
         self.source = source
+        self.limits = limits or ReadLimits()
         self.values = {name: table.column(name).to_pylist() for name in self._SCALARS}
         self.xy = _binary_views(table.column("xy"))
         self.conf = _binary_views(table.column("conf"))
@@ -119,6 +125,8 @@ class PoseRows:
         if self.xy[i] is None:
             return None
         v = self.values
+        self.limits.check_shape((v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
+                                v["clip_id"][i], self.source)
         try:
             return codec.decode_arrays(
                 self.xy[i], self.conf[i], (v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
@@ -146,7 +154,7 @@ class Corpus:
     """
 
     def __init__(self, path: str | Path, *, field: str | None = None, open_files: int = 128,
-                 on_error: str = "raise"):
+                 on_error: str = "raise", limits: ReadLimits | None = None, _locked: bool = False):
         if on_error not in ("raise", "skip"):
             raise InputError(None, f"on_error must be 'raise' or 'skip', got {on_error!r}")
         self.on_error = on_error
@@ -156,8 +164,10 @@ class Corpus:
         self._check_field(field)
         self.field = field or self.manifest.get("default_pose_field")
         self.shards = list_shards(self.root / schema.CLIPS_DIR)
+        self.limits = limits or ReadLimits()
         self._files = _Files(open_files)
         self._index: IdIndex | None = None
+        self._locked = _locked   # the caller (a writer) holds the corpus lock
 
     def __repr__(self) -> str:
         return f"Corpus({str(self.root)!r}, shards={len(self.shards)}, field={self.field!r})"
@@ -192,12 +202,26 @@ class Corpus:
             if index is None:
                 log.info("rebuilding the id index of %s (%d shards)", self.root, len(self.shards))
                 index = IdIndex.build((s, hash_ids(self._shard_ids(s))) for s in self.shards)
-                try:
-                    index.save(folder)
-                except OSError as exc:  # a read-only corpus still works, just rebuilds each open
-                    log.warning("cannot save the id index in %s: %s", folder, exc)
+                self._save_index(index, folder)
             self._index = index
         return self._index
+
+    def _save_index(self, index: IdIndex, folder: Path) -> None:
+        """Save a rebuilt index, only while holding the writer lock (a writer may be running)."""
+        from signverse.io.corpus.lock import CorpusLock
+        lock = None
+        try:
+            if not self._locked:
+                lock = CorpusLock(self.root)
+                if not lock.try_acquire():
+                    log.info("%s has an active writer: not saving the rebuilt index", self.root)
+                    return
+            index.save(folder)
+        except (OSError, SignverseError) as exc:  # a read-only corpus still works, rebuilds each open
+            log.warning("cannot save the id index in %s: %s", folder, exc)
+        finally:
+            if lock is not None:
+                lock.release()
 
     def _shard_ids(self, shard: int) -> list[str]:
         return self._read_table(self.clips_path(shard), ["clip_id"]).column("clip_id").to_pylist()
@@ -254,8 +278,8 @@ class Corpus:
         pose = None
         if field and self.poses_path(shard, field).is_file():   # a later field may not cover every shard yet
             path = self.poses_path(shard, field)
-            table, offset = self._files.read_row(path, row, PoseRows.COLUMNS)
-            rows = PoseRows(table.slice(offset, 1), path)   # convert only the one row
+            table, offset = self._files.read_row(path, row, PoseRows.COLUMNS, guard=self.limits.check_group)
+            rows = PoseRows(table.slice(offset, 1), path, self.limits)   # convert only the one row
             if rows.clip_id(0) != meta["clip_id"]:
                 raise InputError(path, f"row {row} holds {rows.clip_id(0)!r}, "
                                        f"expected {meta['clip_id']!r}: shard files out of step")
@@ -307,7 +331,7 @@ class Corpus:
         rows = np.arange(len(records)) if wanted is None else np.asarray(wanted)
         at = 0
         for first, table in self._pose_reads(path, None if wanted is None else rows):
-            pose_rows = PoseRows(table, path)
+            pose_rows = PoseRows(table, path, self.limits)
             for r in rows[(rows >= first) & (rows < first + table.num_rows)]:
                 offset = int(r - first)
                 rec = records[at]
@@ -330,6 +354,8 @@ class Corpus:
             batch.append(g)
             if len(batch) < STREAM_GROUPS and i + 1 < len(groups) and groups[i + 1] == g + 1:
                 continue
+            for group in batch:
+                self.limits.check_group(pf, group, path)
             try:
                 table = pf.read_row_groups(batch, columns=PoseRows.COLUMNS, use_threads=False)
             except _arrow_errors() as exc:
@@ -356,7 +382,7 @@ class Corpus:
 
     def _shard_arrays(self, path: Path):
         for _, table in self._pose_reads(path):
-            rows = PoseRows(table, path)
+            rows = PoseRows(table, path, self.limits)
             for i in range(len(rows)):
                 arrays = rows.arrays(i)
                 if arrays is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,28 @@ def shard_name(number: int) -> str:
     return f"shard-{number:05d}.parquet"
 
 
+_SHARD = re.compile(r"shard-([0-9]{5,9})\.parquet", re.ASCII)
+# Names read from disk become path parts: only plain names (no separators, no leading dot, so no
+# "..", no hidden files), bounded in length.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
+
+
 def shard_number(name: str) -> int | None:
-    if name.startswith("shard-") and name.endswith(".parquet"):
-        digits = name[len("shard-"):-len(".parquet")]
-        if digits.isdigit():
-            return int(digits)
-    return None
+    """The number of ``shard-NNNNN.parquet`` (ASCII digits only), None for any other name."""
+    match = _SHARD.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def is_plain_name(name: object) -> bool:
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+def check_name(name: object, what: str, source: Path | str | None = None) -> str:
+    """``name`` if it is a plain identifier usable as one path part, else a one-line InputError."""
+    if not is_plain_name(name):
+        raise InputError(source, f"unsafe {what} name {str(name)[:80]!r}: a name must be letters, "
+                                 "digits, '.', '_' or '-' (not starting with '.'), at most 128 characters")
+    return name
 
 
 def pa():
@@ -193,13 +210,34 @@ def read_manifest(root: Path) -> dict[str, Any]:
         raise InputError(path, f"unreadable corpus.json ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(path, f"not a signverse corpus manifest (format={data.get('format') if isinstance(data, dict) else None!r})")
-    if int(data.get("version", 0)) > VERSION:
+    version = data.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InputError(path, f"corpus format version must be an integer, got {version!r}")
+    if version > VERSION:
         raise InputError(path, f"corpus format version {data.get('version')} is newer than this "
                                f"signverse understands ({VERSION})")
+    # Field names become folder names: a hostile corpus.json must not steer reads or writes
+    # outside the corpus ("../../OUTSIDE").
+    fields = data.get("pose_fields", {})
+    if not isinstance(fields, dict):
+        raise InputError(path, "pose_fields must be an object")
+    for name in fields:
+        check_name(name, "pose field", path)
+    if data.get("default_pose_field") is not None:
+        check_name(data["default_pose_field"], "default pose field", path)
     return data
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON under a temporary name, then rename it over ``path`` (a manifest, not a shard)."""
+    from signverse.io.corpus.lock import write_error
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from None

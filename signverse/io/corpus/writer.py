@@ -13,6 +13,7 @@ from signverse.core.pose import PoseSeq
 from signverse.core.records import Clip
 from signverse.io.corpus import schema
 from signverse.io.corpus.index import IdIndex, hash_id, hash_ids
+from signverse.io.corpus.lock import CorpusLock, StoreWriteError, publish, write_error
 from signverse.io.corpus.reader import Corpus, list_shards
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,11 @@ class CorpusWriter:
     A shard is written to a temporary name and renamed when full (the clips file last, so it marks
     the shard as finished); finished shards are never rewritten. Reopening a corpus continues with
     the next shard number and knows every stored id: duplicates are skipped (``on_duplicate=
-    "skip"``, for resumable pipelines) or raise DuplicateClip (``"error"``). One writer at a time.
+    "skip"``, for resumable pipelines) or raise DuplicateClip (``"error"``).
+
+    One writer at a time: the writer holds the corpus's OS file lock (:mod:`.lock`) from opening
+    to ``close()``; a second writer is refused with a one-line error naming the holder. A shard
+    file is created exclusively and never replaced.
 
     >>> with CorpusWriter("my_corpus", shard_clips=1000) as writer:  # doctest: +SKIP
     ...     writer.add(clip)           # a signverse.Clip with .pose
@@ -41,11 +46,25 @@ class CorpusWriter:
             raise SignverseError(f"shard_clips must be >= 1, got {shard_clips}")
         if on_duplicate not in ("skip", "error"):
             raise SignverseError(f"on_duplicate must be 'skip' or 'error', got {on_duplicate!r}")
+        if field is not None:
+            schema.check_name(field, "pose field")
         self.root = Path(path)
         self.shard_clips = int(shard_clips)
         self.on_duplicate = on_duplicate
         self.zstd_level = int(zstd_level)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(self.root, exc) from None
+        # The lock comes first: nothing of the corpus is read or cleaned while another writer runs.
+        self._lock = CorpusLock(self.root).acquire()
+        try:
+            self._open(field)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, field: str | None) -> None:
         manifest_path = self.root / schema.CORPUS_JSON
         if manifest_path.exists():
             self.manifest = schema.read_manifest(self.root)
@@ -55,8 +74,8 @@ class CorpusWriter:
             self.manifest = schema.new_manifest(field)
             schema.write_json_atomic(manifest_path, self.manifest)
         self.field = field or self.manifest.get("default_pose_field")
-        self._clean_leftovers()
-        self._reader = Corpus(self.root)
+        clean_leftovers(self.root)
+        self._reader = Corpus(self.root, _locked=True)
         self._index = self._reader.index   # every stored id, kept current as shards land
         self._index_dirty = False
         self._pending_ids: set[str] = set()
@@ -66,20 +85,6 @@ class CorpusWriter:
         self.written = 0
         self.skipped = 0
         self._closed = False
-
-    def _clean_leftovers(self) -> None:
-        """Remove temporary files and pose files of shards whose clips file never landed (a crash)."""
-        clips = set(list_shards(self.root / schema.CLIPS_DIR))
-        for folder in [self.root / schema.CLIPS_DIR, self.root / schema.INDEX_DIR,
-                       *(p for p in (self.root / schema.POSES_DIR).glob("*") if p.is_dir())]:
-            if not folder.is_dir():
-                continue
-            for p in folder.iterdir():
-                n = schema.shard_number(p.name)
-                stale_pose = folder.parent.name == schema.POSES_DIR and n is not None and n not in clips
-                if p.name.endswith(".tmp") or stale_pose:
-                    log.warning("removing unfinished shard file %s", p)
-                    p.unlink()
 
     # -- ids ---------------------------------------------------------------------------------
     def __contains__(self, clip_id: object) -> bool:
@@ -164,23 +169,22 @@ class CorpusWriter:
         self._write_shard(clips, poses, hashes)
 
     def _write_shard(self, meta, poses, hashes: np.ndarray | None = None) -> None:
-        import pyarrow.parquet as pq
         number = self._next_shard
         name = schema.shard_name(number)
+        pose_file = None
         if poses is not None:
-            folder = self.root / schema.POSES_DIR / self.field
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{name}.tmp"
-            options = schema.parquet_options("poses", poses.column_names, self.zstd_level)
-            raw = poses.column("xy").nbytes + poses.column("conf").nbytes
-            options["row_group_size"] = schema.pose_row_group_size(raw, poses.num_rows)
-            pq.write_table(poses, tmp, **options)
-            os.replace(tmp, folder / name)
-        folder = self.root / schema.CLIPS_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{name}.tmp"
-        pq.write_table(meta, tmp, **schema.parquet_options("clips", meta.column_names, self.zstd_level))
-        os.replace(tmp, folder / name)  # the shard exists from here on
+            schema.check_name(self.field, "pose field")   # e.g. a layout name becoming a folder
+            pose_file = self.root / schema.POSES_DIR / self.field / name
+            write_pose_table(poses, pose_file, self.zstd_level)
+        try:
+            write_table_file(meta, self.root / schema.CLIPS_DIR / name,
+                             schema.parquet_options("clips", meta.column_names, self.zstd_level))
+        except BaseException:
+            # Without its clips file the pose file is an orphan: remove it now (reopening would too).
+            if pose_file is not None:
+                pose_file.unlink(missing_ok=True)
+            raise
+        # The shard exists from here on.
         self._next_shard += 1
         self.written += meta.num_rows
         if hashes is None:
@@ -195,20 +199,84 @@ class CorpusWriter:
         _note_field(self.root, self.manifest, self.field, layouts)
 
     def close(self) -> None:
-        """Write the last (partial) shard and the id index."""
+        """Write the last (partial) shard and the id index, and release the writer lock."""
         if self._closed:
             return
-        self.flush()
-        if self._index_dirty:
-            self._index.save(self.root / schema.INDEX_DIR)
         self._closed = True
+        try:
+            self.flush()
+        finally:
+            try:
+                if self._index_dirty:
+                    self._index.save(self.root / schema.INDEX_DIR)
+            except OSError as exc:   # a cache: the next open rebuilds it from the shards
+                log.warning("cannot save the id index of %s (%s); it is rebuilt on the next open",
+                            self.root, exc)
+            finally:
+                self._lock.release()
 
     def __enter__(self) -> "CorpusWriter":
         return self
 
     def __exit__(self, exc_type, *_) -> None:
         # On an error the pending clips are still written: everything added so far is valid.
+        if exc_type is not None and issubclass(exc_type, StoreWriteError):
+            self._pending, self._pending_ids = [], set()   # the disk failed: do not try again
         self.close()
+
+
+def clean_leftovers(root: Path) -> list[Path]:
+    """Remove temporary files, and pose files of shards whose clips file never landed (a crash).
+
+    Only under the writer lock: a live writer's temporary files look the same. Returns what was
+    removed.
+    """
+    clips = set(list_shards(root / schema.CLIPS_DIR))
+    removed = []
+    for folder in [root / schema.CLIPS_DIR, root / schema.INDEX_DIR,
+                   *(p for p in (root / schema.POSES_DIR).glob("*") if p.is_dir())]:
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            n = schema.shard_number(p.name)
+            stale_pose = folder.parent.name == schema.POSES_DIR and n is not None and n not in clips
+            if (p.name.startswith(".") and p.name.endswith(".tmp")) or stale_pose:
+                log.warning("removing unfinished shard file %s", p)
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
+def write_table_file(table, final: Path, options: dict[str, Any]) -> None:
+    """Write a Parquet file under a temporary name, then publish it (exclusive create).
+
+    A failed write (disk full...) leaves nothing: the temporary file is removed and a one-line
+    :class:`StoreWriteError` says why.
+    """
+    import pyarrow.parquet as pq
+    tmp = final.with_name(f".{final.name}.tmp")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            raise StoreWriteError(f"{final}: already exists; refusing to replace a finished shard "
+                                  "(run 'signverse repair')")
+        pq.write_table(table, tmp, **options)
+        with open(tmp, "rb+") as handle:   # durable before it becomes visible
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(final, exc) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    publish(tmp, final)
+
+
+def write_pose_table(poses, final: Path, zstd_level: int) -> None:
+    options = schema.parquet_options("poses", poses.column_names, zstd_level)
+    raw = poses.column("xy").nbytes + poses.column("conf").nbytes
+    options["row_group_size"] = schema.pose_row_group_size(raw, poses.num_rows)
+    write_table_file(poses, final, options)
 
 
 def _pose_table(rows: list[dict[str, Any]]):
@@ -229,6 +297,7 @@ def _pose_table(rows: list[dict[str, Any]]):
 
 def _note_field(root: Path, manifest: dict[str, Any], field: str, layouts: set[str]) -> None:
     """Record a pose field and its layouts in corpus.json (rewritten only when something is new)."""
+    schema.check_name(field, "pose field")
     entry = manifest.setdefault("pose_fields", {}).setdefault(field, {"layouts": []})
     if set(layouts) <= set(entry["layouts"]) and manifest.get("default_pose_field") is not None:
         return
@@ -249,30 +318,27 @@ def add_pose_field(path: str | Path, field: str, estimate: Callable[[Clip], Pose
 
     >>> add_pose_field("corpus", "coco-wholebody", lambda clip: run_estimator(clip))  # doctest: +SKIP
     """
-    import pyarrow.parquet as pq
+    schema.check_name(field, "pose field")
     root = Path(path)
-    corpus = Corpus(root, field=source_field)
-    if field == corpus.field:
-        raise SignverseError(f"pose field {field!r} already exists in {root}; pick a new name")
-    folder = root / schema.POSES_DIR / field
-    written = 0
-    for shard, clips in corpus.iter_shards():
-        target = folder / schema.shard_name(shard)
-        if target.exists():
-            continue
-        rows = []
-        for clip in clips:
-            pose = estimate(clip)
-            rows.append(schema.pose_row(clip.clip_id, pose) if pose is not None
-                        else schema.empty_pose_row(clip.clip_id))
-        table = _pose_table(rows)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{target.name}.tmp"
-        options = schema.parquet_options("poses", table.column_names, zstd_level)
-        raw = table.column("xy").nbytes + table.column("conf").nbytes
-        options["row_group_size"] = schema.pose_row_group_size(raw, table.num_rows)
-        pq.write_table(table, tmp, **options)
-        os.replace(tmp, target)
-        written += 1
-        _note_field(root, corpus.manifest, field, set(table.column("layout").drop_null().unique().to_pylist()))
+    with CorpusLock(root):
+        clean_leftovers(root)
+        corpus = Corpus(root, field=source_field, _locked=True)
+        if field == corpus.field:
+            raise SignverseError(f"pose field {field!r} already exists in {root}; pick a new name")
+        folder = root / schema.POSES_DIR / field
+        written = 0
+        for shard, clips in corpus.iter_shards():
+            target = folder / schema.shard_name(shard)
+            if target.exists():
+                continue
+            rows = []
+            for clip in clips:
+                pose = estimate(clip)
+                rows.append(schema.pose_row(clip.clip_id, pose) if pose is not None
+                            else schema.empty_pose_row(clip.clip_id))
+            table = _pose_table(rows)
+            write_pose_table(table, target, zstd_level)
+            written += 1
+            _note_field(root, corpus.manifest, field,
+                        set(table.column("layout").drop_null().unique().to_pylist()))
     return written

@@ -237,26 +237,47 @@ class ShardWriter:
         now = time.time()
         tar = self._tar
         dirs = [video_id] + sorted({f"{video_id}/{rel.split('/')[0]}" for rel in files})
-        for name in dirs:
-            info = tarfile.TarInfo(name)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
-            tar.addfile(info)
-        for rel, data in files.items():
-            info = tarfile.TarInfo(f"{video_id}/{rel}")
-            info.size, info.mode, info.mtime = len(data), 0o644, now
-            tar.addfile(info, io.BytesIO(data))
+        try:
+            for name in dirs:
+                info = tarfile.TarInfo(name)
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+                tar.addfile(info)
+            for rel, data in files.items():
+                info = tarfile.TarInfo(f"{video_id}/{rel}")
+                info.size, info.mode, info.mtime = len(data), 0o644, now
+                tar.addfile(info, io.BytesIO(data))
+        except OSError as exc:
+            self._abandon()   # disk full etc.: a half-written tar must never be published
+            from signverse.io.corpus.lock import write_error
+            raise write_error(self._final, exc) from None
         self._ids.append(video_id)
         self._bytes += size + len(dirs) * _BLOCK
         if len(self._ids) >= self.max_videos:
             self.close_shard()
 
+    def _abandon(self) -> None:
+        """Drop the open shard (its videos were not published, so a rerun writes them again)."""
+        tar, self._tar, self._ids = self._tar, None, []
+        try:
+            if tar is not None and tar.fileobj is not None:
+                tar.fileobj.close()
+        except OSError:
+            pass
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
     def close_shard(self) -> Path | None:
         """Finish the open shard (flush, fsync, rename to ``.tar``); returns its path."""
         if self._tar is None:
             return None
-        self._tar.close()
-        with open(self._tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+        try:
+            self._tar.close()
+            with open(self._tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            self._abandon()
+            from signverse.io.corpus.lock import write_error
+            raise write_error(self._final, exc) from None
         self._tmp.replace(self._final)
         self.published.update(self._ids)
         self.shards.append(self._final)
