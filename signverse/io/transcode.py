@@ -58,8 +58,11 @@ def _to_release(pose: PoseSeq) -> PoseSeq:
 
 
 def convert_path(src: str | Path, dst: str | Path, *, fmt: str | None = None,
-                 layout: str | None = None) -> ConvertReport:
-    """Convert every pose sequence under ``src`` into ``dst`` (see the module docstring)."""
+                 layout: str | None = None, transform=None) -> ConvertReport:
+    """Convert every pose sequence under ``src`` into ``dst`` (see the module docstring).
+
+    ``transform(item, pose) -> pose``, if given, is applied to each sequence before writing
+    (``signverse anonymize`` uses it)."""
     fmt = target_format(dst, fmt)
     dst = Path(dst)
     report = ConvertReport()
@@ -67,7 +70,8 @@ def convert_path(src: str | Path, dst: str | Path, *, fmt: str | None = None,
     items = iter_items(src, report.failures)
 
     def prepared(item: Item) -> PoseSeq:
-        return convert(item.pose, layout) if layout else item.pose
+        pose = convert(item.pose, layout) if layout else item.pose
+        return transform(item, pose) if transform is not None else pose
 
     if fmt in ("pose", "npz") and single and dst.suffix.lower() == f".{fmt}":
         from signverse.io import write_pose

@@ -9,8 +9,8 @@ lengths change. The root follows the source's root motion, moved to the target's
 scaled by the ratio of shoulder widths.
 
 Face points carry no limbs: they are rebuilt as the target's mean face shape (around the nose)
-plus the source's own per-frame displacement from its mean face shape, i.e. the target's face
-making the source's expressions.
+plus the source's own per-frame displacement from its mean face shape, scaled by the ratio of
+the two faces' sizes, i.e. the target's face making the source's expressions.
 
 Missing points stay missing: nothing is invented. A present point whose parent is missing in a
 frame hangs from its nearest present ancestor, with the source offset scaled by the ratio of
@@ -26,6 +26,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Iterable
 
 import numpy as np
 
@@ -204,25 +205,40 @@ class Target:
     center: tuple[float, float]
     shoulder: float
     frame: tuple[int, int] | None = None
+    rest_angles: np.ndarray | None = None    # [K] radians; NaN: the bone keeps its own angles
+    rotations: np.ndarray | None = None      # [K] radians added to a bone's angle in every frame
 
-    def jittered(self, rng: np.random.Generator, amount: float) -> "Target":
-        """A copy with every bone length and the placement scaled by ``1 + N(0, amount)``
-        (left/right twins get the same factor, so the skeleton stays symmetric)."""
+    def jittered(self, rng: np.random.Generator, amount: float, rotate_deg: float = 0.0) -> "Target":
+        """A copy with every bone length and the placement scaled by ``1 + N(0, amount)`` and,
+        with ``rotate_deg``, every bone turned by a constant ``N(0, rotate_deg)`` degrees (left and
+        right twins get the same factor, so the skeleton stays symmetric)."""
         layout = get_layout(self.layout)
-        factors = 1 + amount * rng.standard_normal(layout.num_points)
         twin = layout.mirror_permutation
-        factors = np.where(np.arange(layout.num_points) <= twin, factors, factors[twin])
+        first = np.arange(layout.num_points) <= twin
+
+        def symmetric(values: np.ndarray) -> np.ndarray:
+            return np.where(first, values, values[twin])
+
+        factors = symmetric(1 + amount * rng.standard_normal(layout.num_points))
         face = self.face_shape * (1 + amount * rng.standard_normal())
         center = (self.center[0] + amount * 0.1 * rng.standard_normal(),
                   self.center[1] + amount * 0.1 * rng.standard_normal())
+        rotations = self.rotations
+        if rotate_deg > 0:
+            # mirrored twins turn the opposite way, so a symmetric pose stays symmetric
+            turn = np.radians(rotate_deg) * rng.standard_normal(layout.num_points)
+            turn = np.where(first, turn, -turn[twin])
+            rotations = turn if rotations is None else rotations + turn
         return replace(self, lengths=self.lengths * factors, face_shape=face, center=center,
-                       shoulder=self.shoulder * (1 + amount * rng.standard_normal()))
+                       shoulder=self.shoulder * (1 + amount * rng.standard_normal()),
+                       rotations=rotations)
 
 
 def measure(pose: PoseSeq, layout: str | Layout | None = None, *, person: int = 0,
-            frame: int | None = None) -> Target:
+            frame: int | None = None, rest: Iterable[int] = ()) -> Target:
     """The ``Target`` a pose defines: its median bone lengths and face shape over frames (or of
     one ``frame``), placement and frame size, expressed for ``layout`` (default: the pose's own).
+    ``rest``: bones (by child index) whose usual direction is measured too (``rest_angles``).
 
     Points are matched by name, so a reference in another layout works as far as the names
     agree (MediaPipe variants share theirs; a DWPose reference gives body and hands to a
@@ -237,33 +253,48 @@ def measure(pose: PoseSeq, layout: str | Layout | None = None, *, person: int = 
             raise SignverseError(f"frame {frame} does not exist (the reference has {pose.n_frames})")
         pose = pose.frames(frame % pose.n_frames, frame % pose.n_frames + 1)
     sk = kinematic_tree(dst.name)
-    xy = pose.xy[:, person].astype(np.float64)
-    ref_root = root_xy(pose, ref_layout)[:, person]
-    width = _nanmedian0(shoulder_width(pose, ref_layout)[:, person])
+    width = _nanmedian0(shoulder_width(pose, ref_layout)[:, person][:, None])[0]
     if not np.isfinite(width) or width <= _EPS:
         raise SignverseError("the reference has no shoulders in any frame: cannot measure its size")
+    ref_root = root_xy(pose, ref_layout)[:, person]
+    # The reference's points in the destination's order (NaN where it has no such point), plus
+    # its root as the last slot, so VIRTUAL_ROOT (-1) and a missing neck both find the root.
     index = {name: i for i, name in enumerate(ref_layout.point_names)}
-
-    def ref_track(k: int) -> np.ndarray:
-        if k == VIRTUAL_ROOT or (k == sk.root and dst.point_names[k] not in index):
-            return ref_root
-        i = index.get(dst.point_names[k])
-        return xy[:, i] if i is not None else np.full((len(xy), 2), np.nan)
-
+    where = np.array([index.get(name, -1) for name in dst.point_names] + [-1])
+    xy = pose.xy[:, person].astype(np.float64)
+    tracks = np.where((where >= 0)[None, :, None], xy[:, np.maximum(where, 0)], np.nan)
+    tracks[:, -1] = ref_root
+    if sk.root != VIRTUAL_ROOT and where[sk.root] < 0:
+        tracks[:, sk.root] = ref_root
+    bones = np.array(sk.bones, np.int64).reshape(-1, 2)
+    vectors = tracks[:, bones[:, 1]] - tracks[:, bones[:, 0]]
     lengths = np.full(dst.num_points, np.nan)
-    for p, k in sk.bones:
-        lengths[k] = _nanmedian0(np.linalg.norm(ref_track(k) - ref_track(p), axis=-1)[:, None])[0]
+    lengths[bones[:, 1]] = _nanmedian0(np.linalg.norm(vectors, axis=-1))
+    rest_angles = None
+    rest = [k for k in rest if k in set(bones[:, 1].tolist())]
+    if rest:
+        rest_angles = np.full(dst.num_points, np.nan)
+        column = {int(k): i for i, k in enumerate(bones[:, 1])}
+        rest_angles[rest] = [_usual_angle(vectors[:, column[k]]) for k in rest]
     face_shape = np.full((len(sk.face), 2), np.nan)
     if len(sk.face) and sk.face_anchor >= 0:
-        anchor = ref_track(sk.face_anchor)
-        rel = np.stack([ref_track(int(k)) for k in sk.face], 1) - anchor[:, None]
-        face_shape = _nanmedian0(rel)
+        face_shape = _nanmedian0(tracks[:, sk.face] - tracks[:, sk.face_anchor, None])
     center = _nanmedian0(ref_root)
     if not np.isfinite(center).all():
         center = np.array([pose.width / 2, pose.height / 2])
     return Target(dst.name, lengths / width, face_shape / width,
                   (float(center[0] / pose.width), float(center[1] / pose.height)),
-                  float(width / pose.height), (pose.width, pose.height))
+                  float(width / pose.height), (pose.width, pose.height), rest_angles)
+
+
+def _usual_angle(vectors: np.ndarray) -> float:
+    """The mean direction (radians) of ``[T, 2]`` vectors (NaN rows and zero vectors ignored)."""
+    norm = np.linalg.norm(vectors, axis=-1)
+    ok = np.isfinite(norm) & (norm > _EPS)
+    if not ok.any():
+        return float("nan")
+    mean = (vectors[ok] / norm[ok, None]).mean(0)
+    return float(np.arctan2(mean[1], mean[0]))
 
 
 # -- retargeting -------------------------------------------------------------------------------
@@ -362,6 +393,11 @@ def _retarget_person(pose: PoseSeq, person: int, target: Target, sk: Skeleton, w
         if flat.any():
             offset, norm = _usual_direction(offset, norm, flat, par_here)
         direct = par_here & (norm > _EPS)
+        turn = _turn(target, k, offset, direct)
+        if turn is not None:
+            c, s_ = np.cos(turn), np.sin(turn)
+            offset = np.stack([c * offset[:, 0] - s_ * offset[:, 1],
+                               s_ * offset[:, 0] + c * offset[:, 1]], -1)
         ratio = np.where(np.isfinite(p_src) & (p_src > _EPS), p_dst / np.where(p_src > _EPS, p_src, 1), scale)
         placed = np.where(direct[:, None],
                           a_out + offset / np.where(norm > _EPS, norm, 1)[:, None] * dst_len[k],
@@ -373,6 +409,19 @@ def _retarget_person(pose: PoseSeq, person: int, target: Target, sk: Skeleton, w
     _place_face(out, src, present, sk, target, unit, scale, similarity)
     out[:, sk.dropped] = np.nan
     return out[:, :n_points]
+
+
+def _turn(target: Target, k: int, offset: np.ndarray, direct: np.ndarray) -> np.ndarray | None:
+    """Per-frame rotation (radians) of bone ``k``: to the target's rest direction (keeping the
+    source's movement around its own usual direction) plus any constant jitter; None if none."""
+    turn = None
+    if target.rest_angles is not None and np.isfinite(target.rest_angles[k]):
+        own = _usual_angle(np.where(direct[:, None], offset, np.nan))
+        if np.isfinite(own):
+            turn = np.full(len(offset), target.rest_angles[k] - own)
+    if target.rotations is not None and target.rotations[k] != 0:
+        turn = (0.0 if turn is None else turn) + np.full(len(offset), target.rotations[k])
+    return turn
 
 
 def _usual_direction(offset, norm, flat, par_here):
@@ -401,7 +450,11 @@ def _place_face(out, src, present, sk: Skeleton, target: Target, unit: float, sc
     rel = src[:, face] - src[:, a, None]                       # [T, F, 2] source pixels
     src_shape = _nanmedian0(rel)
     dst_shape = np.where(np.isfinite(target.face_shape), target.face_shape * unit, src_shape * scale)
-    placed = out[:, a, None] + dst_shape[None] + (rel - src_shape[None]) * scale
+    # Expressions are movements of one's own face: they scale with the ratio of face sizes.
+    both = np.isfinite(src_shape).all(-1) & np.isfinite(dst_shape).all(-1)
+    src_size = np.sqrt((src_shape[both] ** 2).sum(-1).mean()) if both.any() else 0.0
+    face_scale = np.sqrt((dst_shape[both] ** 2).sum(-1).mean()) / src_size if src_size > _EPS else scale
+    placed = out[:, a, None] + dst_shape[None] + (rel - src_shape[None]) * face_scale
     anchored = present[:, a, None, None] & np.isfinite(out[:, a, None])
     placed = np.where(anchored, placed, similarity(src[:, face]))
     out[:, face] = np.where(present[:, face, None], placed, np.nan)
