@@ -58,13 +58,22 @@ def _safe(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 4)
 
 
+def anonymize_all(data: AuditData, *, jitter: float = 0.0, rotate: float = 0.0) -> list[PoseSeq]:
+    """Every pose of ``data`` on the canonical skeleton of ``data`` (signers weigh equally)."""
+    from signverse.ops.anonymize import anonymize, canonical_target, sequence_seed
+    names = data.names if len(data.names) == len(data.poses) else [str(i) for i in range(len(data.poses))]
+    target = canonical_target(data.poses, groups=data.signers)
+    return [anonymize(p, target, jitter=jitter, rotate=rotate, seed=sequence_seed(n))
+            for p, n in zip(data.poses, names)]
+
+
 def audit(data: AuditData, *, jitter: float = 0.0, rotate: float = 0.0,
-          figure: str | Path | None = None) -> dict:
+          figure: str | Path | None = None, anonymized: list[PoseSeq] | None = None) -> dict:
     """Re-identification top-1 on raw / normalized / anonymized data, with chance, the per-probe
-    figures and the bone-length fingerprint; strict JSON (null for what could not be measured)."""
+    figures and the bone-length fingerprint; strict JSON (null for what could not be measured).
+    ``anonymized``: the anonymised poses if already made (else ``anonymize_all``)."""
     from signverse.metrics.privacy import (bone_ratio_fingerprint, reid_top1, sequence_features,
                                            split_per_signer)
-    from signverse.ops.anonymize import anonymize, canonical_target, sequence_seed
     from signverse.ops.normalize import normalize
 
     if len(data.poses) != len(data.signers):
@@ -75,10 +84,8 @@ def audit(data: AuditData, *, jitter: float = 0.0, rotate: float = 0.0,
     if len(signers_tested) < 2 or not len(train):
         raise SignverseError(f"re-identification needs at least 2 signers with 2 or more sequences "
                              f"each; found {len(signers_tested)}")
-    names = data.names if len(data.names) == len(data.poses) else [str(i) for i in range(len(data.poses))]
-    target = canonical_target(data.poses, groups=data.signers)
-    anonymized = [anonymize(p, target, jitter=jitter, rotate=rotate, seed=sequence_seed(n))
-                  for p, n in zip(data.poses, names)]
+    if anonymized is None:
+        anonymized = anonymize_all(data, jitter=jitter, rotate=rotate)
 
     def frame_units(pose: PoseSeq) -> PoseSeq:
         return pose.replace(xy=pose.xy / np.array([pose.width, pose.height], np.float32))
