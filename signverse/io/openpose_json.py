@@ -47,6 +47,16 @@ def is_openpose_folder(path: str | Path) -> bool:
     return path.is_dir() and any(FRAME_FILE.search(p.name) for p in path.glob("*_keypoints.json"))
 
 
+def looks_like_pose_json(path: str | Path) -> bool:
+    """Cheap sniff for folder scans: the file's first 64 KB mention ``"people"``, so other JSON
+    files lying beside pose files (metadata, configs) are not mistaken for poses."""
+    try:
+        with open(path, "rb") as fh:
+            return b'"people"' in fh.read(65536)
+    except OSError:
+        return False
+
+
 def _load_json(path: Path):
     try:
         with path.open("r", encoding="utf-8") as fh:

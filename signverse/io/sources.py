@@ -77,9 +77,10 @@ def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_o
 
 def _iter_folder(path: Path, failures: list[Failure] | None, read_options) -> Iterator[Item]:
     from signverse.io import read_pose
-    from signverse.io.openpose_json import FRAME_FILE, is_openpose_folder
+    from signverse.io.openpose_json import FRAME_FILE, is_openpose_folder, looks_like_pose_json
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in POSE_SUFFIXES and p.is_file()
-                   and not FRAME_FILE.search(p.name))
+                   and not FRAME_FILE.search(p.name)
+                   and (p.suffix.lower() != ".json" or looks_like_pose_json(p)))
     files += sorted(p for p in path.rglob("*") if is_openpose_folder(p))
     files.sort()
     if not files:

@@ -182,6 +182,7 @@ def test_convert_reads_and_writes_openpose_folders(tmp_path):
     pose = _real_openpose().frames(0, 5)
     write_openpose_folder(pose, src / "one", name="one")
     write_pose_keypoint(pose, src / "two.json")
+    (src / "notes.json").write_text('{"author": "not a pose"}')     # ignored, not a failure
     out = tmp_path / "out"
     assert main(["convert", str(src), str(out), "--format", "openpose"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["one", "two"]
