@@ -331,15 +331,33 @@ def retarget(pose: PoseSeq, target: Target | PoseSeq, *, frame: int | None = Non
     sk = kinematic_tree(layout.name)
     width, height = target.frame or (pose.width, pose.height)
     xy = np.full(pose.xy.shape, np.nan, np.float64)
+    # The first person goes where the target stands; the others keep their place relative to
+    # it (scaled), so people do not pile up on one spot.
+    centers = [_source_center(pose, p, sk) for p in range(pose.n_persons)]
+    first = next((c for c in centers if np.isfinite(c).all()), None)
+    unit = target.shoulder * height
+    first_width = _nanmedian0(shoulder_width(pose)[:, 0][:, None])[0] if pose.n_persons else np.nan
+    lead_scale = unit / first_width if np.isfinite(first_width) and first_width > _EPS else 1.0
     for p in range(pose.n_persons):
-        xy[:, p] = _retarget_person(pose, p, target, sk, width, height)
+        shift = np.zeros(2) if first is None or not np.isfinite(centers[p]).all() \
+            else (centers[p] - first) * lead_scale
+        xy[:, p] = _retarget_person(pose, p, target, sk, width, height, shift)
     xy = xy.astype(np.float32)
     conf = np.where(np.isfinite(xy[..., 0]), pose.conf, 0.0).astype(np.float32)
     return pose.replace(xy=xy, conf=conf, width=int(width), height=int(height))
 
 
+def _source_center(pose: PoseSeq, person: int, sk: Skeleton) -> np.ndarray:
+    """The person's root position, median over frames (else the median of all its points)."""
+    center = _nanmedian0(_root_track(pose, sk)[:, person])
+    if not np.isfinite(center).all():
+        flat = pose.xy[:, person].reshape(-1, 2).astype(np.float64)
+        center = _nanmedian0(flat)
+    return center
+
+
 def _retarget_person(pose: PoseSeq, person: int, target: Target, sk: Skeleton, width: int,
-                     height: int) -> np.ndarray:
+                     height: int, shift: np.ndarray) -> np.ndarray:
     n_frames, n_points = pose.n_frames, pose.n_points
     out = np.full((n_frames, n_points + 1, 2), np.nan)      # the last slot is the virtual root
     src = _with_root(pose.xy[:, person].astype(np.float64), _root_track(pose, sk)[:, person])
@@ -353,10 +371,8 @@ def _retarget_person(pose: PoseSeq, person: int, target: Target, sk: Skeleton, w
         src_width = unit
     scale = unit / src_width                                  # source pixels -> target pixels
     root = n_points if sk.root == VIRTUAL_ROOT else sk.root
-    src_center = _nanmedian0(src[:, root])
-    if not np.isfinite(src_center).all():
-        src_center = _nanmedian0(np.nanmean(np.where(present[..., None], src, np.nan), 1))
-    dst_center = np.array([target.center[0] * width, target.center[1] * height])
+    src_center = _source_center(pose, person, sk)
+    dst_center = np.array([target.center[0] * width, target.center[1] * height]) + shift
 
     def similarity(points: np.ndarray) -> np.ndarray:
         # Where no ancestor is present: the body-level move and scale, nothing more.

@@ -172,3 +172,17 @@ def test_cli_retarget(tmp_path):
     bad = tmp_path / "bad.pose"
     bad.write_bytes(b"not a pose")
     assert main(["retarget", str(first), "--to", str(bad), str(out)]) == 2
+
+
+def test_second_person_keeps_its_place_beside_the_first():
+    a = random_person("dwpose", 4, seed=20)
+    b = random_person("dwpose", 4, seed=21)
+    xy = np.concatenate([a.xy, b.xy + np.array([200, 0], np.float32)], axis=1)
+    two = a.replace(xy=xy, conf=np.ones(xy.shape[:3], np.float32))
+    target = measure(random_person("dwpose", 2, seed=22, arm=2), "dwpose")
+    out = retarget(two, target)
+    from signverse.ops.retarget import root_xy
+    roots = np.median(root_xy(out), 0)                      # [P, 2]
+    width = np.median(np.linalg.norm(a.xy[:, 0, 5] - a.xy[:, 0, 2], axis=-1))
+    gap = 200 * target.shoulder * out.height / width        # the source gap, scaled like person 0
+    assert roots[1, 0] - roots[0, 0] == pytest.approx(gap, rel=0.05)
