@@ -52,9 +52,11 @@ def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical
         return _anonymize_islr(src, dst, method=method, jitter=jitter, rotate=rotate, seed=seed,
                                canonical=canonical, save_canonical=save_canonical)
     from signverse.ops.anonymize import anonymize, canonical_target, load_target, save_target, sequence_seed
+    from signverse.layouts import convert, get_layout
     report = AnonymizeReport()
     if canonical is not None:
-        target = load_target(canonical)
+        loaded = load_target(canonical)
+        targets = {loaded.layout: loaded}
     else:
         poses, groups = [], []
         for item in iter_items(src, report.failures):
@@ -62,17 +64,30 @@ def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical
             groups.append(item.meta.get("signer"))
         if not poses:
             raise InputError(src, "no readable pose sequence to anonymise")
-        target = canonical_target(poses, groups=groups)
+        # One canonical skeleton per layout present, each measured on every sequence (points
+        # matched by name), so a lone file in another layout joins the population too.
+        targets = {}
+        for name in sorted({get_layout(p.layout).name for p in poses}):
+            try:
+                targets[name] = canonical_target(poses, name, groups=groups)
+            except SignverseError as exc:
+                log.warning("layout %s: %s", name, exc)
         del poses
+        if not targets:
+            raise InputError(src, "no sequence with shoulders to measure a canonical skeleton from")
     if save_canonical is not None:
-        save_target(target, save_canonical)
+        if len(targets) > 1:
+            log.warning("several layouts: saving the canonical skeleton of %s only", next(iter(targets)))
+        save_target(next(iter(targets.values())), save_canonical)
 
     def transform(item, pose):
-        from signverse.layouts import convert, get_layout
-        if get_layout(pose.layout).name != target.layout:
-            pose = convert(pose, target.layout)
+        layout = get_layout(pose.layout).name
+        if layout not in targets:
+            target_layout = next(iter(targets))
+            pose = convert(pose, target_layout)
+            layout = target_layout
         report.sequences += 1
-        return anonymize(pose, target, method=method, jitter=jitter, rotate=rotate,
+        return anonymize(pose, targets[layout], method=method, jitter=jitter, rotate=rotate,
                          seed=sequence_seed(item.name, seed))
 
     from signverse.io.transcode import convert_path

@@ -256,7 +256,10 @@ def measure(pose: PoseSeq, layout: str | Layout | None = None, *, person: int = 
     width = _nanmedian0(shoulder_width(pose, ref_layout)[:, person][:, None])[0]
     if not np.isfinite(width) or width <= _EPS:
         raise SignverseError("the reference has no shoulders in any frame: cannot measure its size")
-    ref_root = root_xy(pose, ref_layout)[:, person]
+    # The root means the same point on both sides: the neck where the destination has one,
+    # else the shoulder midpoint (a detected neck, as in BODY_25, is not the midpoint).
+    ref_root = (root_xy(pose, ref_layout) if sk.root != VIRTUAL_ROOT
+                else shoulder_mid(pose, ref_layout))[:, person]
     # The reference's points in the destination's order (NaN where it has no such point), plus
     # its root as the last slot, so VIRTUAL_ROOT (-1) and a missing neck both find the root.
     index = {name: i for i, name in enumerate(ref_layout.point_names)}

@@ -77,3 +77,25 @@ def test_privacy_audit_cli_json_and_figure(tmp_path, capsys):
     bad = tmp_path / "empty"
     bad.mkdir()
     assert main(["privacy", "audit", str(bad)]) == 2
+
+
+def test_anonymize_folder_of_mixed_layouts(tmp_path):
+    src = tmp_path / "mixed"
+    src.mkdir()
+    for i, layout in enumerate(["dwpose", "dwpose", "mediapipe-holistic", "coco-wholebody"]):
+        signverse.write_pose(signer_sequence(layout, i, 0), src / f"{i}-{layout}.pose")
+    dst = tmp_path / "anon"
+    assert main(["anonymize", str(src), str(dst)]) == 0
+    outs = sorted(dst.glob("*.pose"))
+    assert len(outs) == 4
+    # the lone COCO-WholeBody file is put on a skeleton measured on all four signers (arms and
+    # hands match by name), not on its own one
+    from signverse.ops.anonymize import canonical_target
+    from signverse.ops.retarget import measure
+    poses = [signverse.read_pose(f) for f in sorted(src.glob("*.pose"))]
+    target = canonical_target(poses, "coco-wholebody")
+    coco_out = signverse.read_pose(dst / "3-coco-wholebody.pose")
+    assert np.max(bone_length_error(coco_out, target)) < 1e-3
+    own = measure(poses[3])
+    arm = get_layout("coco-wholebody").anchor("left_elbow")
+    assert abs(target.lengths[arm] - own.lengths[arm]) > 0.05
