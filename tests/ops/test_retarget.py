@@ -186,3 +186,23 @@ def test_second_person_keeps_its_place_beside_the_first():
     width = np.median(np.linalg.norm(a.xy[:, 0, 5] - a.xy[:, 0, 2], axis=-1))
     gap = 200 * target.shoulder * out.height / width        # the source gap, scaled like person 0
     assert roots[1, 0] - roots[0, 0] == pytest.approx(gap, rel=0.05)
+
+
+def test_cli_reference_is_a_pose_keypoint_image(tmp_path):
+    """The keypoints of one reference image as ControlNet tools write them (POSE_KEYPOINT, COCO-18
+    body + hands) drive a MediaPipe source: body and hand bones match by name."""
+    from signverse.cli.main import main
+    from signverse.io.openpose_json import write_pose_keypoint
+    ref = signverse.convert(signverse.read_pose(shared("poses", "poses_mmposewholebody_FOOTBALL.pose")),
+                            "dwpose").frames(30, 31)
+    ref_json = write_pose_keypoint(ref, tmp_path / "ref.json", normalized=True)
+    src = sorted(shared("fingerspelling", "gsg").glob("*.pose"))[0]
+    out = tmp_path / "out.pose"
+    assert main(["retarget", str(src), "--to", str(ref_json), str(out)]) == 0
+    pose, source = signverse.read_pose(out), signverse.read_pose(src)
+    target = measure(signverse.read_pose(ref_json), source.layout)
+    lay = get_layout(source.layout)
+    assert np.isfinite(target.lengths[lay.anchor("left_elbow")])
+    assert np.isfinite(target.lengths[lay.slice("right_hand")][1:]).all()
+    assert np.max(bone_length_error(pose, target)) < 0.01
+    assert (pose.width, pose.height) == (ref.width, ref.height)

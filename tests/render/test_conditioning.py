@@ -89,3 +89,14 @@ def test_real_video_pose_to_conditioning_folder(tmp_path):
                  "--fps", "12"]) == 0
     pose = signverse.read_pose(src)
     assert len(list((tmp_path / "c").glob("*.png"))) == round(pose.duration * 12)
+
+
+def test_png_and_gif_outputs_take_the_fit_too(tmp_path):
+    from PIL import Image
+
+    from signverse.cli.main import main
+    src = tmp_path / "c.pose"
+    signverse.write_pose(corners_pose(), src)
+    assert main(["render", str(src), str(tmp_path / "f.png"), "--frame", "0", "--size", "300x200",
+                 "--fit", "stretch"]) == 0
+    assert np.asarray(Image.open(tmp_path / "f.png")).shape == (200, 300, 3)
