@@ -24,9 +24,15 @@ def register(sub) -> None:
 def run(args) -> int:
     import json
 
+    from signverse.core.errors import InputError, SignverseError
     from signverse.tasks.privacy import audit, load_audit_data
-    result = audit(load_audit_data(args.data), jitter=args.jitter, rotate=args.rotate,
-                   figure=args.figure)
+    data = load_audit_data(args.data)
+    try:
+        result = audit(data, jitter=args.jitter, rotate=args.rotate, figure=args.figure)
+    except InputError:
+        raise
+    except SignverseError as exc:
+        raise InputError(args.data, str(exc)) from None
     if args.json:
         print(json.dumps(result, indent=1, allow_nan=False))
         return 0
