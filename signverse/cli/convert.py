@@ -6,11 +6,15 @@ def register(sub) -> None:
     p = sub.add_parser(
         "convert", help="convert poses between formats and layouts",
         description="DST format defaults from its suffix: .pose -> pose file, .npz -> SignVerse-2M poses.npz, "
-                    ".tar -> a SignVerse-2M shard, anything else -> a corpus directory. A multi-video "
-                    "source with --format pose writes one .pose per video into DST.")
-    p.add_argument("src", help=".pose, poses.npz, release .tar or folder, a folder of pose files, a corpus")
+                    ".tar -> a SignVerse-2M shard, .json -> POSE_KEYPOINT (ControlNet/ComfyUI), "
+                    "anything else -> a corpus directory. --format openpose writes a folder of "
+                    "OpenPose 1.7 *_keypoints.json frame files. A multi-video source with --format "
+                    "pose/openpose/pose_keypoint writes one file or folder per video into DST.")
+    p.add_argument("src", help=".pose, poses.npz, release .tar or folder, a folder of pose files, "
+                               "a corpus, an OpenPose frame folder, a POSE_KEYPOINT .json")
     p.add_argument("dst")
-    p.add_argument("--format", dest="fmt", choices=["corpus", "pose", "signverse2m", "npz"])
+    p.add_argument("--format", dest="fmt", choices=["corpus", "pose", "signverse2m", "npz",
+                                                    "openpose", "pose_keypoint"])
     p.add_argument("--layout", help="convert to this layout first (dwpose, coco-wholebody, ...)")
     p.set_defaults(handler=run)
 

@@ -8,9 +8,11 @@ def register(sub) -> None:
     p = sub.add_parser(
         "render", help="render poses as DWPose-style skeleton images or video",
         description="Render a pose sequence (any file signverse reads) to OUT; the format follows "
-                    "OUT's suffix: .png (one frame with --frame, else a contact sheet), .gif, .mp4.")
+                    "OUT's suffix: .png (one frame with --frame, else a contact sheet), .gif, .mp4; "
+                    "a folder (no suffix) gets one conditioning PNG per frame and .json the "
+                    "POSE_KEYPOINT JSON of the same frames (ControlNet / ComfyUI).")
     p.add_argument("src", metavar="SRC", help="pose file (.pose, .npz)")
-    p.add_argument("out", metavar="OUT", help="output .png, .gif or .mp4")
+    p.add_argument("out", metavar="OUT", help="output .png, .gif, .mp4, a folder or .json")
     p.add_argument("--overlay", metavar="VIDEO", help="draw over this video (resampled to the pose fps)")
     p.add_argument("--compare", metavar="OTHER_SRC", help="second pose file shown side by side")
     p.add_argument("--frame", type=int, metavar="N", help="PNG: render frame N only")
@@ -19,7 +21,28 @@ def register(sub) -> None:
                         "native: the file's own layout, limbs and colours")
     p.add_argument("--person", type=int, metavar="N", help="draw person N only (default: all)")
     p.add_argument("--fps", type=float, metavar="F", help="resample to F frames per second first")
+    p.add_argument("--size", metavar="WxH",
+                   help="generator canvas (e.g. 512x768): the skeleton is placed as the frame "
+                        "would be resized to it (see --fit)")
+    p.add_argument("--fit", default="pad", choices=("pad", "crop", "stretch"),
+                   help="with --size: pad keeps the aspect and centres (default), crop fills and "
+                        "cuts, stretch scales each axis")
     p.set_defaults(handler=run)
+
+
+def _conditioning(args, pose) -> int:
+    """OUT is a folder (one PNG per frame) or .json (POSE_KEYPOINT of the same frames)."""
+    from signverse.io.openpose_json import write_pose_keypoint
+    from signverse.render.conditioning import export_frames
+    if args.person is not None:
+        from signverse.render.draw import prepare
+        pose, _ = prepare(pose, "native", args.person)
+    if Path(args.out).suffix.lower() == ".json":
+        print(write_pose_keypoint(pose, args.out))
+    else:
+        frames = export_frames(pose, args.out, style=args.style)
+        print(f"{args.out}: {len(frames)} frame(s) at {pose.width}x{pose.height}, {pose.fps:g} fps")
+    return 0
 
 
 def run(args) -> int:
@@ -37,6 +60,19 @@ def run(args) -> int:
         labels = [Path(args.src).stem, Path(args.compare).stem]
     if args.fps is not None and not args.fps > 0:
         raise InputError(None, f"--fps must be positive, got {args.fps}")
+    if args.size and (args.overlay or args.compare):
+        raise InputError(None, "--size places the skeleton on a generator canvas; it does not "
+                               "combine with --overlay or --compare")
+    if args.size or Path(args.out).suffix.lower() in ("", ".json"):
+        from signverse.render.conditioning import fit_pose, parse_size
+        if args.fps is not None:
+            from signverse.ops.resample import resample
+            pose = resample(pose, args.fps)
+            args.fps = None
+        if args.size:
+            pose = fit_pose(pose, parse_size(args.size), args.fit)
+        if Path(args.out).suffix.lower() in ("", ".json"):
+            return _conditioning(args, pose)
     out = render_to(pose, args.out, overlay=args.overlay, compare=compare, labels=labels,
                     frame=args.frame, style=args.style, person=args.person, fps=args.fps)
     print(out)

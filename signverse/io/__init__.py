@@ -1,4 +1,5 @@
-"""Readers and writers: pose-format ``.pose``, the SignVerse-2M release, the corpus store, captions.
+"""Readers and writers: pose-format ``.pose``, the SignVerse-2M release, the corpus store, captions,
+OpenPose / POSE_KEYPOINT JSON.
 
 ``read_pose``/``write_pose`` dispatch on the path's suffix through the ``POSE_FORMATS`` registry,
 so a new single-sequence format is one registration, not an if-chain.
@@ -43,6 +44,11 @@ POSE_FORMATS.register("pose", PoseFormat("pose", (".pose",), "signverse.io.pose_
 POSE_FORMATS.register("signverse2m", PoseFormat(
     "signverse2m", (".npz",), "signverse.io.signverse2m:read_poses_npz",
     "signverse.io.signverse2m:write_poses_npz"))
+# POSE_KEYPOINT (ControlNet / ComfyUI) or one OpenPose frame; a folder of OpenPose frame files is
+# read by read_pose too (see below) and written by convert --format openpose.
+POSE_FORMATS.register("openpose_json", PoseFormat(
+    "openpose_json", (".json",), "signverse.io.openpose_json:read_openpose_json",
+    "signverse.io.openpose_json:write_pose_keypoint"))
 
 
 def format_for(path: str | Path) -> PoseFormat:
@@ -63,6 +69,9 @@ def read_pose(path: str | Path, **options) -> PoseSeq:
         # A SignVerse-2M video folder (<id>/npz/poses.npz or the per-frame npz/ variant) is one sequence.
         if (path / "npz").is_dir() or (path.name == "npz" and any(path.glob("*.npz"))):
             return POSE_FORMATS["signverse2m"].read(path, **options)
+        from signverse.io.openpose_json import is_openpose_folder, read_openpose_folder
+        if is_openpose_folder(path):
+            return read_openpose_folder(path, **options)
         raise InputError(path, "is a directory; use signverse.open_corpus or signverse2m.open_release")
     return format_for(path).read(path, **options)
 

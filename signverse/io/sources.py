@@ -14,7 +14,7 @@ from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 
 log = logging.getLogger(__name__)
-POSE_SUFFIXES = (".pose", ".npz")
+POSE_SUFFIXES = (".pose", ".npz", ".json")
 
 
 @dataclass
@@ -39,6 +39,9 @@ def source_kind(path: str | Path) -> str:
         raise InputError(path, "no such file or directory")
     if path.is_file():
         return "release" if path.suffix.lower() == ".tar" else "file"
+    from signverse.io.openpose_json import is_openpose_folder
+    if is_openpose_folder(path):
+        return "file"           # a folder of OpenPose frame files is one video
     if (path / "corpus.json").exists():
         return "corpus"
     if any(path.glob("Sign_DWPose_NPZ_*.tar")) or any(path.glob("*/npz/poses.npz")) \
@@ -79,12 +82,18 @@ def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_o
 
 def _iter_folder(path: Path, failures: list[Failure] | None, read_options) -> Iterator[Item]:
     from signverse.io import read_pose
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in POSE_SUFFIXES and p.is_file())
+    from signverse.io.openpose_json import FRAME_FILE, is_openpose_folder, looks_like_pose_json
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in POSE_SUFFIXES and p.is_file()
+                   and not FRAME_FILE.search(p.name)
+                   and (p.suffix.lower() != ".json" or looks_like_pose_json(p)))
+    files += sorted(p for p in path.rglob("*") if is_openpose_folder(p))
+    files.sort()
     if not files:
-        raise InputError(path, "no .pose or .npz files found")
+        raise InputError(path, "no .pose, .npz, .json or OpenPose frame folders found")
     for file in files:
         try:
-            yield Item(str(file.relative_to(path).with_suffix("")), read_pose(file, **read_options),
+            name = file.relative_to(path)
+            yield Item(str(name if file.is_dir() else name.with_suffix("")), read_pose(file, **read_options),
                        {"path": str(file)})
         except SignverseError as exc:
             _record(failures, Failure(str(file), str(exc)))

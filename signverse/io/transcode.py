@@ -1,7 +1,8 @@
 """Convert anything signverse reads into any format it writes (``signverse convert``).
 
 Targets: one ``.pose`` file, one SignVerse-2M ``poses.npz``, a folder of ``.pose`` files, a
-SignVerse-2M shard (``.tar``) or a shard folder, or a corpus store. Unreadable inputs are recorded
+SignVerse-2M shard (``.tar``) or a shard folder, a corpus store, OpenPose frame folders or
+POSE_KEYPOINT ``.json`` files. Unreadable inputs are recorded
 and the rest converts; the caller lists the failures.
 
 Captions travel with the poses: release -> release keeps every caption track (the WebVTT texts as
@@ -29,7 +30,7 @@ from signverse.io.sources import Failure, Item, iter_items, source_kind
 from signverse.layouts import convert
 
 log = logging.getLogger(__name__)
-FORMATS = ("pose", "npz", "signverse2m", "corpus")
+FORMATS = ("pose", "npz", "signverse2m", "corpus", "openpose", "pose_keypoint")
 RELEASE_FPS = 24
 # File systems allow 255 bytes per name; leave room for a suffix and a temporary extension.
 MAX_NAME = 120
@@ -49,7 +50,8 @@ def target_format(dst: str | Path, fmt: str | None) -> str:
             raise SignverseError(f"unknown output format '{fmt}' (known: {', '.join(FORMATS)})")
         return fmt
     suffix = Path(dst).suffix.lower()
-    return {".pose": "pose", ".npz": "npz", ".tar": "signverse2m"}.get(suffix, "corpus")
+    return {".pose": "pose", ".npz": "npz", ".tar": "signverse2m", ".json": "pose_keypoint"}.get(
+        suffix, "corpus")
 
 
 def safe_name(name: str) -> str:
@@ -73,8 +75,11 @@ def _to_release(pose: PoseSeq) -> PoseSeq:
 
 
 def convert_path(src: str | Path, dst: str | Path, *, fmt: str | None = None,
-                 layout: str | None = None) -> ConvertReport:
-    """Convert every pose sequence under ``src`` into ``dst`` (see the module docstring)."""
+                 layout: str | None = None, transform=None) -> ConvertReport:
+    """Convert every pose sequence under ``src`` into ``dst`` (see the module docstring).
+
+    ``transform(item, pose) -> pose``, if given, is applied to each sequence before writing
+    (``signverse anonymize`` uses it)."""
     fmt = target_format(dst, fmt)
     dst = Path(dst)
     report = ConvertReport()
@@ -82,7 +87,8 @@ def convert_path(src: str | Path, dst: str | Path, *, fmt: str | None = None,
     items = iter_items(src, report.failures)
 
     def prepared(item: Item) -> PoseSeq:
-        return convert(item.pose, layout) if layout else item.pose
+        pose = convert(item.pose, layout) if layout else item.pose
+        return transform(item, pose) if transform is not None else pose
 
     if fmt in ("pose", "npz") and single and dst.suffix.lower() == f".{fmt}":
         from signverse.io import write_pose
@@ -106,6 +112,8 @@ def convert_path(src: str | Path, dst: str | Path, *, fmt: str | None = None,
         finally:
             _record_names(dst, renamed)
         return report
+    if fmt in ("openpose", "pose_keypoint"):
+        return _write_openpose(items, dst, fmt, single, prepared, report)
     if fmt in ("signverse2m", "npz"):
         return _write_release(items, dst, prepared, report)
     return _write_corpus(items, dst, prepared, report)
@@ -166,6 +174,23 @@ def _temp_folder(parent: Path):
     except OSError as exc:
         raise write_error(parent, exc) from None
     return folder, CorpusLock(folder, _OWNER).acquire()
+
+
+def _write_openpose(items, dst: Path, fmt: str, single: bool, prepared, report: ConvertReport):
+    """OpenPose: a folder of frame files per video (DST itself for one video, else DST/<name>/).
+    POSE_KEYPOINT: one .json per video (DST itself when it ends in .json, else DST/<name>.json)."""
+    from signverse.io.openpose_json import write_openpose_folder, write_pose_keypoint
+    for item in items:
+        name = safe_name(item.name)
+        if fmt == "openpose":
+            out = dst if single else dst / name
+            action = lambda item=item, out=out, name=name: write_openpose_folder(  # noqa: E731
+                prepared(item), out, name=name)
+        else:
+            out = dst if single and dst.suffix.lower() == ".json" else dst / f"{name}.json"
+            action = lambda item=item, out=out: write_pose_keypoint(prepared(item), out)  # noqa: E731
+        _guard(report, item, lambda action=action: report.written.append(str(action())))
+    return report
 
 
 def _write_release(items, dst: Path, prepared, report: ConvertReport) -> ConvertReport:

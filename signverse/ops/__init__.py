@@ -1,5 +1,6 @@
 """Pure operations over PoseSeq (each returns a new sequence; inputs are never modified):
-normalisation, time-preserving resampling, confidence masking, augmentation, person selection.
+normalisation, time-preserving resampling, confidence masking, augmentation, person selection,
+skeleton retargeting and anonymisation.
 
 >>> import numpy as np
 >>> from signverse.core import PoseSeq
@@ -15,8 +16,11 @@ from signverse.ops.mask import mask_low_confidence
 from signverse.ops.normalize import NORMALIZERS, NormTransform, denormalize, normalize
 from signverse.ops.persons import CRITERIA, first_person, person_scores, select_person
 from signverse.ops.resample import resample
+from signverse.ops.retarget import Target, kinematic_tree, measure, retarget
+from signverse.ops.anonymize import anonymize, canonical_target
 
 __all__ = ["CRITERIA", "Compose", "NORMALIZERS", "NormTransform", "RandomFlip", "RandomFrameDrop",
-           "RandomRotate", "RandomScale", "RandomShear", "affine", "denormalize", "drop_frames",
-           "first_person", "flip", "mask_low_confidence", "normalize", "person_scores",
-           "random_augment", "resample", "rotate", "scale", "select_person", "shear"]
+           "RandomRotate", "RandomScale", "RandomShear", "Target", "affine", "anonymize",
+           "canonical_target", "denormalize", "drop_frames", "first_person", "flip",
+           "kinematic_tree", "mask_low_confidence", "measure", "normalize", "person_scores",
+           "random_augment", "resample", "retarget", "rotate", "scale", "select_person", "shear"]

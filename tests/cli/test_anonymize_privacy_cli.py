@@ -1,0 +1,101 @@
+"""``signverse anonymize`` writes the same kind of source; ``signverse privacy audit`` reads any
+source with signer ids (a generated ISLR folder here)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import signverse
+from signverse.cli.main import main
+from signverse.data.mediapipe import load_islr, pose_to_vectors
+from signverse.layouts import get_layout
+from signverse.ops.anonymize import load_target
+from signverse.ops.retarget import bone_length_error
+from tests.tasks.test_privacy import signer_sequence
+
+
+def islr_folder(root, n_signers=4, reps=4):
+    root.mkdir()
+    for s in range(n_signers):
+        x, y, ids = [], [], []
+        for g in range(2):
+            for r in range(reps):
+                pose = signer_sequence("mediapipe-holistic", s, g, n_frames=10, rep=r)
+                pose = pose.replace(xy=pose.xy / 2 + 100)      # inside a 640x480 frame
+                x.append(pose_to_vectors(pose))
+                y.append(f"sign{g}")
+                ids.append(f"MP_Data/sign{g}/{r}")
+        np.savez_compressed(root / f"owner{s}__repo.npz", x=np.stack(x).astype(np.float16),
+                            y=np.array(y), seq_ids=np.array(ids))
+    return root
+
+
+def test_anonymize_islr_folder_keeps_the_layout_and_arrays(tmp_path):
+    src = islr_folder(tmp_path / "islr")
+    dst = tmp_path / "anon"
+    canon = tmp_path / "canonical.json"
+    assert main(["anonymize", str(src), str(dst), "--save-canonical", str(canon)]) == 0
+    assert sorted(p.name for p in dst.glob("*.npz")) == sorted(p.name for p in src.glob("*.npz"))
+    before, after = load_islr(src, lazy=False), load_islr(dst, lazy=False)
+    assert [s.sample_id for s in before] == [s.sample_id for s in after]
+    assert [s.label for s in before] == [s.label for s in after]
+    target = load_target(canon)
+    for b, a in zip(before[::7], after[::7]):
+        assert np.array_equal(b.pose.valid, a.pose.valid)            # nothing invented or lost
+        # float16 storage of normalised coordinates: lengths equal the canonical ones to ~0.1%
+        assert np.median(bone_length_error(a.pose, target)) < 0.005
+
+
+def test_anonymize_pose_file_and_openpose_folder(tmp_path):
+    pose = signer_sequence("dwpose", 0, 0)
+    src = tmp_path / "one.pose"
+    signverse.write_pose(pose, src)
+    assert main(["anonymize", str(src), str(tmp_path / "anon.pose")]) == 0
+    assert signverse.read_pose(tmp_path / "anon.pose").layout == "dwpose"
+    from signverse.io.openpose_json import write_openpose_folder
+    folder = write_openpose_folder(pose, tmp_path / "op", name="clip")
+    out = tmp_path / "op_anon"
+    assert main(["anonymize", str(folder), str(out), "--jitter", "0.03", "--rotate", "2"]) == 0
+    assert any(out.glob("*_keypoints.json"))
+    assert signverse.read_pose(out).n_frames == pose.n_frames
+    assert main(["anonymize", str(src), str(src)]) == 2
+
+
+def test_privacy_audit_cli_json_and_figure(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    src = islr_folder(tmp_path / "islr", n_signers=4)
+    figure = tmp_path / "fp.png"
+    assert main(["privacy", "audit", str(src), "--json", "--figure", str(figure)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"n_signers", "n_sequences", "chance", "reid_top1"}
+    assert result["n_signers"] == 4 and result["n_sequences"] == 32 and result["chance"] == 0.25
+    assert set(result["reid_top1"]) == {"raw", "normalized", "anonymized"}
+    assert result["reid_top1"]["normalized"] >= 0.9 and result["reid_top1"]["anonymized"] <= 0.5
+    assert figure.stat().st_size > 1000
+    bad = tmp_path / "empty"
+    bad.mkdir()
+    assert main(["privacy", "audit", str(bad)]) == 2
+
+
+def test_anonymize_folder_of_mixed_layouts(tmp_path):
+    src = tmp_path / "mixed"
+    src.mkdir()
+    for i, layout in enumerate(["dwpose", "dwpose", "mediapipe-holistic", "coco-wholebody"]):
+        signverse.write_pose(signer_sequence(layout, i, 0), src / f"{i}-{layout}.pose")
+    dst = tmp_path / "anon"
+    assert main(["anonymize", str(src), str(dst)]) == 0
+    outs = sorted(dst.glob("*.pose"))
+    assert len(outs) == 4
+    # the lone COCO-WholeBody file is put on a skeleton measured on all four signers (arms and
+    # hands match by name), not on its own one
+    from signverse.ops.anonymize import canonical_target
+    from signverse.ops.retarget import measure
+    poses = [signverse.read_pose(f) for f in sorted(src.glob("*.pose"))]
+    target = canonical_target(poses, "coco-wholebody")
+    coco_out = signverse.read_pose(dst / "3-coco-wholebody.pose")
+    assert np.max(bone_length_error(coco_out, target)) < 1e-3
+    own = measure(poses[3])
+    arm = get_layout("coco-wholebody").anchor("left_elbow")
+    assert abs(target.lengths[arm] - own.lengths[arm]) > 0.05
