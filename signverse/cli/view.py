@@ -33,6 +33,8 @@ def run(args) -> int:
                   open_browser=not args.no_browser,
                   on_ready=lambda url: print(f"signverse view: {args.path} at {url} (Ctrl-C to stop)",
                                              flush=True))
+        except KeyboardInterrupt:   # Ctrl-C or SIGTERM: the normal way to stop a server
+            pass
         finally:
             if compare is not None:
                 compare.close()

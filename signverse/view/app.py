@@ -199,7 +199,9 @@ def bind(host: str, port: int):
     """A listening socket on ``host:port`` (port 0: any free port), or a one-line error."""
     import socket
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP; without
+    # it every keep-alive response waited ~40 ms for a delayed ACK (measured here).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -242,4 +244,20 @@ def serve(source: ViewSource, *, compare: ViewSource | None = None, host: str = 
             webbrowser.open(url)
 
     threading.Thread(target=when_ready, daemon=True).start()
-    server.run(sockets=[sock])
+    # Sort orders (one DuckDB sort per column) are made in the background while the page loads.
+    threading.Thread(target=source.table.warm, daemon=True).start()
+    import signal
+    # uvicorn stops on SIGTERM and then re-sends it to the process, which would die before the
+    # caller removes its temporary files; raising KeyboardInterrupt instead lets them run.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -1,8 +1,9 @@
 """The clip list of the viewer: paging, filtering, sorting and text search over the clips table.
 
 DuckDB holds the metadata of every clip in memory (read once from the store's
-``clips/shard-*.parquet``), so each request is one filtered count and one top-N query; at
-2,000,000 clips that stays in the tens of milliseconds (``benchmarks/viewer.py``). Every value
+``clips/shard-*.parquet``); a request is at most one filtering scan (kept for the following
+pages), a numpy selection from a per-column sort order, and one lookup of the page's rows
+(``benchmarks/viewer.py`` times it at 2,000,000 clips). Every value
 from a request is a bound parameter and every column name is checked against the table's own
 columns, so no request text ever becomes SQL.
 
@@ -19,6 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+import numpy as np
 
 from signverse.core.errors import InputError, require
 from signverse.io.corpus.schema import QC_FIELDS
@@ -98,6 +101,11 @@ class ClipQuery:
                    sort=(params.get("sort") or "").strip())
 
 
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (column names come from the file, so quote them safely)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _duckdb():
     return require("duckdb", "query")
 
@@ -110,13 +118,22 @@ def _jsonable(value: Any) -> Any:
 
 
 class ClipTable:
-    """The clips metadata in an in-memory DuckDB table, queried page by page (thread-safe)."""
+    """The clips metadata in an in-memory DuckDB table, queried page by page (thread-safe).
+
+    DuckDB finds the rows a filter matches (one scan; the result is kept for the next pages).
+    Sorting uses one ordering of the whole table per column, made by DuckDB the first time the
+    column is sorted on (:meth:`warm` makes them ahead): a sorted page of any filter at any
+    offset is then a numpy selection plus one lookup of at most ``limit`` rows.
+    """
 
     def __init__(self, connection, columns: list[str]):
         self._con = connection
-        self.columns = columns
+        self.columns = columns           # the stored columns (not the helper columns below)
         self._lock = threading.Lock()
-        self._counts: OrderedDict[tuple, int] = OrderedDict()   # paging keeps the filters: count once
+        self._order_locks: dict[str, threading.Lock] = {}
+        self._orders: dict[str, tuple[np.ndarray, int]] = {}   # column -> (ascending rows, non-null count)
+        self._matches: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.n = int(self._cursor().execute("SELECT count(*) FROM clips").fetchone()[0])
 
     @classmethod
     def from_parquet(cls, files: Iterable[str | Path]) -> "ClipTable":
@@ -125,14 +142,14 @@ class ClipTable:
         con = _duckdb().connect(":memory:")
         if files:
             try:
-                con.execute("CREATE TABLE clips AS SELECT * FROM read_parquet(?, union_by_name=true)",
+                con.execute("CREATE TABLE raw AS SELECT * FROM read_parquet(?, union_by_name=true)",
                             [files])
             except _duckdb().Error as exc:
                 raise InputError(Path(files[0]).parent, f"unreadable clips table ({exc})") from None
         else:
             from signverse.io.corpus.schema import clips_schema
             con.register("empty_clips", clips_schema().empty_table())
-            con.execute("CREATE TABLE clips AS SELECT * FROM empty_clips")
+            con.execute("CREATE TABLE raw AS SELECT * FROM empty_clips")
             con.unregister("empty_clips")
         return cls._finish(con)
 
@@ -145,16 +162,26 @@ class ClipTable:
                            schema=schema)
         con = _duckdb().connect(":memory:")
         con.register("rows", table)
-        con.execute("CREATE TABLE clips AS SELECT * FROM rows")
+        con.execute("CREATE TABLE raw AS SELECT * FROM rows")
         con.unregister("rows")
         return cls._finish(con)
 
     @classmethod
     def _finish(cls, con) -> "ClipTable":
-        columns = [r[0] for r in con.execute("DESCRIBE clips").fetchall()]
-        missing = {"clip_id"} - set(columns)
-        if missing:
-            raise InputError(None, f"the clips table lacks the column(s) {', '.join(sorted(missing))}")
+        described = con.execute("DESCRIBE raw").fetchall()
+        columns = [r[0] for r in described if not r[0].startswith("_")]
+        if "clip_id" not in columns:
+            raise InputError(None, "the clips table lacks the column clip_id")
+        # NaN means "not measured": NULL, so it never passes a threshold and sorts last.
+        select = [f"CASE WHEN isnan({_ident(c)}) THEN NULL ELSE {_ident(c)} END AS {_ident(c)}"
+                  if t in ("DOUBLE", "FLOAT") else _ident(c)
+                  for c, t in ((r[0], r[1]) for r in described) if c in columns]
+        # _row: the storage position (insertion order); _search: the searched text, lower-cased once.
+        searched = [c for c in TEXT_COLUMNS if c in columns]
+        con.execute(f"CREATE TABLE clips AS SELECT {', '.join(select)}, rowid::INTEGER AS _row, "
+                    f"lower(concat_ws(' ', {', '.join(_ident(c) for c in searched)})) AS _search "
+                    f"FROM raw ORDER BY rowid")
+        con.execute("DROP TABLE raw")
         return cls(con, columns)
 
     def _cursor(self):
@@ -162,93 +189,145 @@ class ClipTable:
         with self._lock:
             return self._con.cursor()
 
-    # -- queries ----------------------------------------------------------------------------
+    # -- filters ----------------------------------------------------------------------------
     def _where(self, query: ClipQuery) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
         for column, values in (("sign_language", query.languages), ("split", query.splits),
                                ("signer", query.signers)):
             if values and column in self.columns:
-                clauses.append(f'"{column}" IN ({", ".join("?" * len(values))})')
+                clauses.append(f'{_ident(column)} IN ({", ".join("?" * len(values))})')
                 args.extend(values)
             elif values:
                 clauses.append("FALSE")
         if query.q:
-            searched = [c for c in TEXT_COLUMNS if c in self.columns]
-            # contains() on lower-cased text: a plain substring, so %, _ and \ in q are literal.
-            clauses.append("(" + " OR ".join(f'contains(lower("{c}"), ?)' for c in searched) + ")")
-            args.extend([query.q.lower()] * len(searched))
+            # contains(): a plain substring, so %, _ and \ in q are literal characters.
+            clauses.append("contains(_search, ?)")
+            args.append(query.q.lower())
         for bounds, op in ((query.minimum, ">="), (query.maximum, "<=")):
             for name, value in sorted(bounds.items()):
                 column = f"qc_{name}"
                 if column not in self.columns:
                     clauses.append("FALSE")
                     continue
-                clauses.append(f'"{column}" {op} ?')
+                clauses.append(f"{_ident(column)} {op} ?")
                 args.append(value)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
-    def _order(self, sort: str) -> str:
-        if not sort:
-            return ""
-        descending = sort.startswith("-")
-        column = sort.lstrip("-+")
-        if column == "duration":
-            expr = '("end" - "start")'
-        elif column in self.columns:
-            expr = f'"{column}"'
-        else:
-            raise QueryError(f"cannot sort by {column!r} (columns: duration, {', '.join(self.columns)})")
-        # clip_id breaks ties so pages never overlap or skip rows.
-        tie = ', "clip_id"' if column != "clip_id" else ""
-        return f" ORDER BY {expr} {'DESC' if descending else 'ASC'} NULLS LAST{tie}"
-
-    def count(self, query: ClipQuery) -> int:
+    def _matching(self, query: ClipQuery) -> np.ndarray | None:
+        """Storage positions of the rows a query's filters match, ascending (None: every row)."""
         where, args = self._where(query)
+        if not where:
+            return None
         key = (where, tuple(args))
         with self._lock:
-            if key in self._counts:
-                self._counts.move_to_end(key)
-                return self._counts[key]
-        total = int(self._cursor().execute(f"SELECT count(*) FROM clips{where}", args).fetchone()[0])
+            if key in self._matches:
+                self._matches.move_to_end(key)
+                return self._matches[key]
+        result = self._cursor().execute(f"SELECT _row FROM clips{where}", args).fetchnumpy()["_row"]
+        rows = np.sort(np.asarray(result, np.int64))
         with self._lock:
-            self._counts[key] = total
-            if len(self._counts) > 256:
-                self._counts.popitem(last=False)
-        return total
+            self._matches[key] = rows
+            while len(self._matches) > 16:   # paging keeps the filters: remember the last few
+                self._matches.popitem(last=False)
+        return rows
 
+    def count(self, query: ClipQuery) -> int:
+        rows = self._matching(query)
+        return self.n if rows is None else len(rows)
+
+    # -- sorting ----------------------------------------------------------------------------
+    def _sort_key(self, sort: str) -> tuple[str | None, bool]:
+        if not sort:
+            return None, False
+        descending = sort.startswith("-")
+        column = sort.lstrip("-+")
+        if column != "duration" and column not in self.columns:
+            raise QueryError(f"cannot sort by {column!r} (columns: duration, {', '.join(self.columns)})")
+        return column, descending
+
+    def order(self, column: str) -> tuple[np.ndarray, int]:
+        """Storage positions sorted by a column ascending (ties by clip id, NULLs last) and the
+        number of non-null values; computed once per column."""
+        with self._lock:
+            if column in self._orders:
+                return self._orders[column]
+            lock = self._order_locks.setdefault(column, threading.Lock())
+        with lock:
+            with self._lock:
+                if column in self._orders:
+                    return self._orders[column]
+            expr = '("end" - "start")' if column == "duration" else _ident(column)
+            tie = ', "clip_id"' if column != "clip_id" else ""
+            cursor = self._cursor()
+            rows = cursor.execute(f"SELECT _row FROM clips ORDER BY {expr} ASC NULLS LAST{tie}"
+                                  ).fetchnumpy()["_row"]
+            valid = int(cursor.execute(f"SELECT count({expr}) FROM clips").fetchone()[0])
+            entry = (np.asarray(rows, np.int32), valid)
+            with self._lock:
+                self._orders[column] = entry
+            return entry
+
+    def warm(self, columns: Iterable[str] | None = None) -> None:
+        """Make the sort orders of the listed columns ahead of the first request for them."""
+        for column in columns or ["duration", *(c for c in LIST_COLUMNS if c in self.columns)]:
+            self.order(column)
+
+    def _page_rows(self, query: ClipQuery) -> tuple[np.ndarray, int]:
+        rows = self._matching(query)
+        column, descending = self._sort_key(query.sort)
+        total = self.n if rows is None else len(rows)
+        window = slice(query.offset, query.offset + query.limit)
+        if column is None:
+            if rows is None:
+                return np.arange(window.start, min(window.stop, self.n)), total
+            return rows[window], total
+        ordered, valid = self.order(column)
+        if descending:
+            # values descending, NULLs still last (ties then come in reverse clip-id order)
+            ordered = np.concatenate([ordered[:valid][::-1], ordered[valid:]])
+        if rows is not None:
+            keep = np.zeros(self.n, bool)
+            keep[rows] = True
+            ordered = ordered[keep[ordered]]
+        return ordered[window], total
+
+    # -- queries ----------------------------------------------------------------------------
     def page(self, query: ClipQuery) -> dict[str, Any]:
         """``{"total", "offset", "limit", "clips": [...]}`` for one page of the list."""
         if not 0 < query.limit <= MAX_LIMIT:
             raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, got {query.limit}")
         if query.offset < 0:
             raise QueryError(f"offset must be >= 0, got {query.offset}")
-        where, args = self._where(query)
+        positions, total = self._page_rows(query)
         columns = [c for c in LIST_COLUMNS if c in self.columns]
-        select = ", ".join(f'"{c}"' for c in columns)
-        cursor = self._cursor()
-        rows = cursor.execute(f"SELECT {select} FROM clips{where}{self._order(query.sort)} "
-                              f"LIMIT ? OFFSET ?", [*args, query.limit, query.offset]).fetchall()
-        clips = [{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows]
-        return {"total": self.count(query), "offset": query.offset, "limit": query.limit,
-                "clips": clips}
+        clips: list[dict[str, Any]] = []
+        if len(positions):
+            wanted = [int(p) for p in positions]
+            select = ", ".join(_ident(c) for c in columns)
+            found = self._cursor().execute(
+                f"SELECT _row, {select} FROM clips WHERE _row IN ({', '.join('?' * len(wanted))})",
+                wanted).fetchall()
+            by_row = {r[0]: r[1:] for r in found}
+            clips = [{c: _jsonable(v) for c, v in zip(columns, by_row[p])} for p in wanted]
+        return {"total": total, "offset": query.offset, "limit": query.limit, "clips": clips}
 
     def row(self, clip_id: str) -> dict[str, Any] | None:
         """Every stored column of one clip, or None."""
+        select = ", ".join(_ident(c) for c in self.columns)
         cursor = self._cursor()
-        result = cursor.execute("SELECT * FROM clips WHERE clip_id = ? LIMIT 1", [clip_id])
-        names = [d[0] for d in result.description]
-        found = result.fetchone()
-        return None if found is None else {n: _jsonable(v) for n, v in zip(names, found)}
+        found = cursor.execute(f"SELECT {select} FROM clips WHERE clip_id = ? LIMIT 1",
+                               [clip_id]).fetchone()
+        return None if found is None else {n: _jsonable(v) for n, v in zip(self.columns, found)}
 
     def __len__(self) -> int:
-        return self.count(ClipQuery())
+        return self.n
 
     def distinct(self, column: str, limit: int = 1000) -> list[dict[str, Any]]:
         """The values of a column with their clip counts, most frequent first (for the filters)."""
         if column not in self.columns:
             return []
         rows = self._cursor().execute(
-            f'SELECT "{column}", count(*) AS n FROM clips WHERE "{column}" IS NOT NULL '
-            f'GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?', [limit]).fetchall()
+            f"SELECT {_ident(column)}, count(*) AS n FROM clips WHERE {_ident(column)} IS NOT NULL "
+            f"GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?", [limit]).fetchall()
         return [{"value": v, "clips": int(n)} for v, n in rows]
