@@ -119,8 +119,9 @@ def main() -> None:
         print(f"generated {args.clips:,} clips in {time.perf_counter() - t:.1f} s at {root}")
     t = time.perf_counter()
     source = open_source(root)
+    import resource
     print(f"open (DuckDB loads the clips table): {time.perf_counter() - t:.2f} s, "
-          f"{len(source.table):,} clips")
+          f"{len(source.table):,} clips, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
     t = time.perf_counter()
     source.table.order("text")
     first_sort = time.perf_counter() - t
@@ -197,7 +198,8 @@ def main() -> None:
         print(f"  {kind:15s} {percentiles(ms)}{used}{matched}")
         if kind in totals or kind == "clip":
             worst = max(worst, float(np.percentile(ms, 95)))
-    print(f"  stats, first call (computes the summary): {first_stats:.0f} ms")
+    print(f"  stats, first call (computes the summary): {first_stats:.0f} ms; peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
     print(f"worst p95 over the list and clip calls: {worst:.1f} ms (target < 300 ms: "
           f"{'met' if worst < 300 else 'NOT met'})")
     source.close()

@@ -244,8 +244,16 @@ def serve(source: ViewSource, *, compare: ViewSource | None = None, host: str = 
             webbrowser.open(url)
 
     threading.Thread(target=when_ready, daemon=True).start()
-    # Sort orders (one DuckDB sort per column) are made in the background while the page loads.
-    threading.Thread(target=source.table.warm, daemon=True).start()
+    # The statistics and the sort orders (one DuckDB sort per column) are made in the background
+    # while the page loads, so the first click on a column header does not wait for them.
+    def warm() -> None:
+        try:
+            source.stats()
+            source.table.warm()
+        except SignverseError as exc:
+            log.warning("%s", exc)
+
+    threading.Thread(target=warm, daemon=True).start()
     import signal
     # uvicorn stops on SIGTERM and then re-sends it to the process, which would die before the
     # caller removes its temporary files; raising KeyboardInterrupt instead lets them run.

@@ -176,11 +176,12 @@ class ClipTable:
         select = [f"CASE WHEN isnan({_ident(c)}) THEN NULL ELSE {_ident(c)} END AS {_ident(c)}"
                   if t in ("DOUBLE", "FLOAT") else _ident(c)
                   for c, t in ((r[0], r[1]) for r in described) if c in columns]
-        # _row: the storage position (insertion order); _search: the searched text, lower-cased once.
+        # _search: the searched text, lower-cased once. Rows keep their order, so a row's rowid is
+        # its storage position 0..n-1 (the positions the sort orders and filters hold).
         searched = [c for c in TEXT_COLUMNS if c in columns]
-        con.execute(f"CREATE TABLE clips AS SELECT {', '.join(select)}, rowid::INTEGER AS _row, "
+        con.execute(f"CREATE TABLE clips AS SELECT {', '.join(select)}, "
                     f"lower(concat_ws(' ', {', '.join(_ident(c) for c in searched)})) AS _search "
-                    f"FROM raw ORDER BY rowid")
+                    f"FROM raw")
         con.execute("DROP TABLE raw")
         return cls(con, columns)
 
@@ -224,7 +225,7 @@ class ClipTable:
             if key in self._matches:
                 self._matches.move_to_end(key)
                 return self._matches[key]
-        result = self._cursor().execute(f"SELECT _row FROM clips{where}", args).fetchnumpy()["_row"]
+        result = self._cursor().execute(f"SELECT rowid AS r FROM clips{where}", args).fetchnumpy()["r"]
         rows = np.sort(np.asarray(result, np.int64))
         with self._lock:
             self._matches[key] = rows
@@ -260,13 +261,25 @@ class ClipTable:
             expr = '("end" - "start")' if column == "duration" else _ident(column)
             tie = ', "clip_id"' if column != "clip_id" else ""
             cursor = self._cursor()
-            rows = cursor.execute(f"SELECT _row FROM clips ORDER BY {expr} ASC NULLS LAST{tie}"
-                                  ).fetchnumpy()["_row"]
+            rows = cursor.execute(f"SELECT rowid AS r FROM clips ORDER BY {expr} ASC NULLS LAST{tie}"
+                                  ).fetchnumpy()["r"]
             valid = int(cursor.execute(f"SELECT count({expr}) FROM clips").fetchone()[0])
             entry = (np.asarray(rows, np.int32), valid)
             with self._lock:
                 self._orders[column] = entry
             return entry
+
+    def _descending(self, column: str) -> np.ndarray:
+        """Values descending, NULLs still last (ties then come in reverse clip-id order)."""
+        key = f"-{column}"
+        with self._lock:
+            if key in self._orders:
+                return self._orders[key][0]
+        ordered, valid = self.order(column)
+        entry = (np.concatenate([ordered[:valid][::-1], ordered[valid:]]), valid)
+        with self._lock:
+            self._orders[key] = entry
+        return entry[0]
 
     def warm(self, columns: Iterable[str] | None = None) -> None:
         """Make the sort orders of the listed columns ahead of the first request for them."""
@@ -282,10 +295,7 @@ class ClipTable:
             if rows is None:
                 return np.arange(window.start, min(window.stop, self.n)), total
             return rows[window], total
-        ordered, valid = self.order(column)
-        if descending:
-            # values descending, NULLs still last (ties then come in reverse clip-id order)
-            ordered = np.concatenate([ordered[:valid][::-1], ordered[valid:]])
+        ordered = self._descending(column) if descending else self.order(column)[0]
         if rows is not None:
             keep = np.zeros(self.n, bool)
             keep[rows] = True
@@ -305,9 +315,9 @@ class ClipTable:
         if len(positions):
             wanted = [int(p) for p in positions]
             select = ", ".join(_ident(c) for c in columns)
+            # rowid = ANY(list): DuckDB fetches the rows directly (an IN list would scan the table).
             found = self._cursor().execute(
-                f"SELECT _row, {select} FROM clips WHERE _row IN ({', '.join('?' * len(wanted))})",
-                wanted).fetchall()
+                f"SELECT rowid, {select} FROM clips WHERE rowid = ANY(?)", [wanted]).fetchall()
             by_row = {r[0]: r[1:] for r in found}
             clips = [{c: _jsonable(v) for c, v in zip(columns, by_row[p])} for p in wanted]
         return {"total": total, "offset": query.offset, "limit": query.limit, "clips": clips}
