@@ -164,7 +164,7 @@ class ViewSource:
     def _ledger_video(self, video_id: str) -> Path | None:
         # Read-only: the viewer must never create WAL files or change the ledger.
         try:
-            con = sqlite3.connect(f"{self._ledger.as_uri()}?mode=ro", uri=True)
+            con = sqlite3.connect(f"{self._ledger.resolve().as_uri()}?mode=ro", uri=True)
             try:
                 row = con.execute("SELECT source FROM videos WHERE video_id = ?", [video_id]).fetchone()
             finally:
@@ -175,9 +175,14 @@ class ViewSource:
         if not row or not row[0] or "://" in row[0]:
             return None
         source = Path(row[0])
-        if not source.is_absolute():
-            source = self._ledger.parent.parent / source   # relative to where extract ran: best guess
-        return source.resolve()
+        if source.is_absolute():
+            return source.resolve()
+        # A relative path is relative to where `extract` ran: most often here, else beside the corpus.
+        corpus = self._ledger.parent
+        for base in (Path.cwd(), corpus.parent, corpus):
+            if (base / source).is_file():
+                return (base / source).resolve()
+        return None
 
     def stats(self) -> dict[str, Any]:
         """What ``signverse stats --json`` prints for this source (computed once)."""
