@@ -266,3 +266,17 @@ def test_unreadable_path_is_one_line_error(tmp_path):
     with pytest.raises(SignverseError, match="no pose sequence could be read"):
         open_source(bad)
     assert not list(tmp_path.glob("signverse-view-*"))
+
+
+def test_relative_paths_like_the_demo(tmp_path, monkeypatch):
+    """`signverse view demo-out/corpus`: a relative corpus path, and ledger video paths relative
+    to where extract ran."""
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "v00.mp4").write_bytes(VIDEO_BYTES)
+    monkeypatch.chdir(tmp_path)
+    make_corpus(tmp_path / "out" / "corpus", n=6, video_file="videos/v00.mp4")
+    with open_source("out/corpus") as source:
+        c = TestClient(create_app(source), base_url="http://127.0.0.1")
+        assert get(c, "/api/clips/v00-000")["video"] is True
+        r = c.get("/api/clips/v00-000/video", headers={"Range": "bytes=5-9"})
+        assert r.status_code == 206 and r.content == VIDEO_BYTES[5:10]
