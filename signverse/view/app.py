@@ -96,7 +96,7 @@ def create_app(source: ViewSource, *, compare: ViewSource | None = None,
 
     def info(request: Request):
         out = source.info()
-        out["compare"] = None if compare is None else {"path": str(compare.path), "name": compare.path.name,
+        out["compare"] = None if compare is None else {"path": str(compare.path), "name": compare.name,
                                                        "clips": len(compare.table)}
         return JSONResponse(out)
 

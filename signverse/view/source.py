@@ -49,15 +49,18 @@ class ViewSource:
 
     def __init__(self, path: str | Path, *, videos: str | Path | None = None,
                  workdir: str | Path | None = None):
+        from signverse.io import hub
         from signverse.io.corpus import open_corpus
         from signverse.io.sources import source_kind
-        self.path = Path(path)
+        # hf:// tar shards are streamed; other hf:// paths are read from the Hub cache.
+        self.path = path if hub.is_hub_path(path) else Path(path)
+        self.name = str(path).rstrip("/").rsplit("/", 1)[-1]
         self.kind = source_kind(self.path)
         self._tmp: Path | None = None
         self._videos: dict[str, Path] = {}
         self.failures: list[str] = []    # sequences of PATH that could not be opened
         if self.kind == "corpus":
-            root = self.path
+            root = hub.localize(self.path)
         else:
             self._tmp = Path(tempfile.mkdtemp(prefix="signverse-view-", dir=workdir))
             root = self._tmp / "corpus"
@@ -194,7 +197,7 @@ class ViewSource:
         return self._stats
 
     def info(self) -> dict[str, Any]:
-        return {"path": str(self.path), "name": self.path.name, "kind": self.kind,
+        return {"path": str(self.path), "name": self.name, "kind": self.kind,
                 "clips": len(self.table), "fields": self.corpus.fields(),
                 "default_field": self.corpus.field, "columns": self.table.columns,
                 "languages": self.table.distinct("sign_language"),
