@@ -274,7 +274,7 @@ def download_release(repo: str, dest: str | Path, *, languages: Iterable[str] | 
                 # left with the wrong size (cut by a crash, or changed) is fetched again.
                 hub.hf_hub_download(hp.repo_id, f["path"], repo_type=hp.repo_type, revision=hp.revision,
                                     local_dir=dest, endpoint=_endpoint(), force_download=target.exists(),
-                                    tqdm_class=None if progress else _Quiet)
+                                    tqdm_class=None if progress else _quiet_tqdm())
             except _errors() as exc:
                 raise _fail(f"{repo}/{f['path']}", exc) from None
         size = target.stat().st_size if target.is_file() else -1
@@ -286,7 +286,8 @@ def download_release(repo: str, dest: str | Path, *, languages: Iterable[str] | 
             "bytes": total, "skipped": skipped}
 
 
-def _quiet_class():
+def _quiet_tqdm():
+    """A tqdm class that draws nothing (tqdm comes with huggingface_hub)."""
     from tqdm.auto import tqdm
 
     class Quiet(tqdm):
@@ -294,13 +295,6 @@ def _quiet_class():
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)
     return Quiet
-
-
-class _Quiet:
-    """Placeholder resolved lazily (tqdm is a dependency of huggingface_hub)."""
-
-    def __new__(cls, *args, **kwargs):
-        return _quiet_class()(*args, **kwargs)
 
 
 # -- pushing a corpus -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from signverse.core.errors import InputError, require
 from signverse.io.corpus.schema import QC_FIELDS
 
 MAX_LIMIT = 500
+VERIFY_LIMIT = 100_000   # word-index candidates checked against the text; more: scan instead
 # Columns the list shows; the rest (gloss, qc_extra...) comes with one clip's metadata.
 LIST_COLUMNS = ("clip_id", "video_id", "sign_language", "signer", "split", "start", "end", "fps",
                 "n_frames", "text", "layout", *(f"qc_{n}" for n in QC_FIELDS))
@@ -133,6 +134,8 @@ class ClipTable:
         self._order_locks: dict[str, threading.Lock] = {}
         self._orders: dict[str, tuple[np.ndarray, int]] = {}   # column -> (ascending rows, non-null count)
         self._matches: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._words = None                  # WordIndex, once built (build_word_index)
+        self._words_lock = threading.Lock()
         self.n = int(self._cursor().execute("SELECT count(*) FROM clips").fetchone()[0])
 
     @classmethod
@@ -191,7 +194,7 @@ class ClipTable:
             return self._con.cursor()
 
     # -- filters ----------------------------------------------------------------------------
-    def _where(self, query: ClipQuery) -> tuple[str, list[Any]]:
+    def _where(self, query: ClipQuery, text: bool = True) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
         for column, values in (("sign_language", query.languages), ("split", query.splits),
@@ -201,7 +204,7 @@ class ClipTable:
                 args.extend(values)
             elif values:
                 clauses.append("FALSE")
-        if query.q:
+        if query.q and text:
             # contains(): a plain substring, so %, _ and \ in q are literal characters.
             clauses.append("contains(_search, ?)")
             args.append(query.q.lower())
@@ -225,13 +228,46 @@ class ClipTable:
             if key in self._matches:
                 self._matches.move_to_end(key)
                 return self._matches[key]
-        result = self._cursor().execute(f"SELECT rowid AS r FROM clips{where}", args).fetchnumpy()["r"]
-        rows = np.sort(np.asarray(result, np.int64))
+        rows = self._indexed_search(query)
+        if rows is None:
+            result = self._cursor().execute(f"SELECT rowid AS r FROM clips{where}", args).fetchnumpy()["r"]
+            rows = np.sort(np.asarray(result, np.int64))
         with self._lock:
             self._matches[key] = rows
             while len(self._matches) > 16:   # paging keeps the filters: remember the last few
                 self._matches.popitem(last=False)
         return rows
+
+    def _indexed_search(self, query: ClipQuery) -> np.ndarray | None:
+        """The rows of a text search through the word index (None: not usable, scan instead).
+
+        Only ASCII queries use it, so that the word boundaries of Python and DuckDB agree."""
+        words = self._words
+        q = query.q
+        if not q or words is None or not q.isascii() or not words.runs(q):
+            return None
+        rows = words.rows(q)
+        if not words.exact(q):
+            if len(rows) > VERIFY_LIMIT:
+                return None
+            found = self._cursor().execute(
+                "SELECT rowid AS r FROM clips WHERE rowid = ANY(?) AND contains(_search, ?)",
+                [rows.tolist(), q.lower()]).fetchnumpy()["r"]
+            rows = np.sort(np.asarray(found, np.int64))
+        where, args = self._where(query, text=False)
+        if where and len(rows):
+            others = self._matching(ClipQuery(languages=query.languages, splits=query.splits,
+                                              signers=query.signers, minimum=query.minimum,
+                                              maximum=query.maximum))
+            rows = np.intersect1d(rows, others, assume_unique=True)
+        return rows
+
+    def build_word_index(self) -> None:
+        """Index the words of the searched text (once; text searches scan until it exists)."""
+        from signverse.view.words import WordIndex
+        with self._words_lock:
+            if self._words is None:
+                self._words = WordIndex.build(self._con)
 
     def count(self, query: ClipQuery) -> int:
         rows = self._matching(query)
@@ -282,7 +318,8 @@ class ClipTable:
         return entry[0]
 
     def warm(self, columns: Iterable[str] | None = None) -> None:
-        """Make the sort orders of the listed columns ahead of the first request for them."""
+        """Make the word index and the sort orders ahead of the first requests that use them."""
+        self.build_word_index()
         for column in columns or ["duration", *(c for c in LIST_COLUMNS if c in self.columns)]:
             self.order(column)
 
