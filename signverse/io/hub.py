@@ -94,10 +94,20 @@ def _api():
 
 
 def _errors() -> tuple[type[BaseException], ...]:
+    """What a Hub request raises when it fails: huggingface_hub's errors, its HTTP client's
+    (httpx, or httpx2 in recent releases) and OS errors."""
+    import importlib
     hub = _hub()
     errors = hub.errors
-    return (errors.HfHubHTTPError, errors.EntryNotFoundError, errors.RepositoryNotFoundError,
-            errors.RevisionNotFoundError, OSError)
+    out: list[type[BaseException]] = [errors.HfHubHTTPError, errors.EntryNotFoundError,
+                                      errors.RepositoryNotFoundError, errors.RevisionNotFoundError,
+                                      OSError]
+    for client in ("httpx", "httpx2"):
+        try:
+            out.append(importlib.import_module(client).HTTPError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(out)
 
 
 def _fail(path: str, exc: BaseException) -> HubError:
@@ -385,8 +395,12 @@ def hub_release(path: str, **options):
 
         def __iter__(self):
             self.failures = []
-            with open_file(self.path, block_size=8 << 20) as handle:
-                yield from iter_tar_videos(handle, name=self.path, release=self)
+            try:
+                with open_file(self.path, block_size=8 << 20) as handle:
+                    yield from iter_tar_videos(handle, name=self.path, release=self)
+            except _errors() as exc:   # the connection broke mid-shard: keep what was read
+                self._fail(self.path, None, None, f"Hub read failed ({_fail(self.path, exc)}); "
+                                                  "the videos after this point are not read")
 
     parse_hub_path(path)
     return HubRelease(path, **options)
@@ -401,8 +415,10 @@ def tar_members(path: str) -> list[dict[str, Any]]:
             with tarfile.open(fileobj=handle, mode="r:") as tar:
                 return [{"name": m.name, "size": m.size, "offset": m.offset_data, "type": m.type.decode()}
                         for m in tar.getmembers()]
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except (tarfile.TarError, EOFError) as exc:
             raise InputError(path, f"damaged tar ({exc})") from None
+        except _errors() as exc:
+            raise _fail(path, exc) from None
 
 
 def tar_videos(path: str) -> dict[str, list[str]]:
@@ -434,8 +450,10 @@ def read_tar_video(path: str, video_id: str, *, repair: bool = True, person: int
                         raise InputError(f"{path}:{member.name}", f"refused: {problem}")
                     extracted = tar.extractfile(member)
                     files[rel] = extracted.read() if extracted is not None else b""
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except (tarfile.TarError, EOFError) as exc:
             raise InputError(path, f"damaged tar ({exc})") from None
+        except _errors() as exc:
+            raise _fail(path, exc) from None
     if not files:
         raise InputError(path, f"no video {video_id!r} in this shard")
     return video_from_files(video_id, files, source=path, repair=repair, person=person)
