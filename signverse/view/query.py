@@ -32,6 +32,7 @@ VERIFY_LIMIT = 100_000   # word-index candidates checked against the text; more:
 LIST_COLUMNS = ("clip_id", "video_id", "sign_language", "signer", "split", "start", "end", "fps",
                 "n_frames", "text", "layout", *(f"qc_{n}" for n in QC_FIELDS))
 TEXT_COLUMNS = ("text", "gloss", "clip_id", "video_id")
+CODED_COLUMNS = ("sign_language", "split", "signer")
 
 
 class QueryError(InputError):
@@ -135,6 +136,7 @@ class ClipTable:
         self._orders: dict[str, tuple[np.ndarray, int]] = {}   # column -> (ascending rows, non-null count)
         self._matches: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._words = None                  # WordIndex, once built (build_word_index)
+        self._columns: dict[str, Any] | None = None   # filter columns as numpy (_filter_columns)
         self._words_lock = threading.Lock()
         self.n = int(self._cursor().execute("SELECT count(*) FROM clips").fetchone()[0])
 
@@ -194,57 +196,93 @@ class ClipTable:
             return self._con.cursor()
 
     # -- filters ----------------------------------------------------------------------------
-    def _where(self, query: ClipQuery, text: bool = True) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
+    # The filter columns are also held as numpy arrays (storage order): a language / split /
+    # signer as integer codes, QC figures as float64 with NaN for "not measured". A filter is then
+    # a few vectorised comparisons (measured ~10x cheaper than the same filter in DuckDB here).
+    def _filter_columns(self) -> dict[str, Any]:
+        with self._lock:
+            if self._columns is not None:
+                return self._columns
+        wanted = [c for c in (*CODED_COLUMNS, *(f"qc_{n}" for n in QC_FIELDS)) if c in self.columns]
+        out: dict[str, Any] = {}
+        if wanted:
+            table = self._cursor().sql(
+                f"SELECT {', '.join(_ident(c) for c in wanted)} FROM clips ORDER BY rowid").to_arrow_table()
+            import pyarrow.compute as pc
+            for column in wanted:
+                values = table.column(column)
+                if column in CODED_COLUMNS:
+                    encoded = pc.dictionary_encode(values).combine_chunks()
+                    codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), np.int32)
+                    out[column] = (codes, {v: i for i, v in enumerate(encoded.dictionary.to_pylist())})
+                else:
+                    out[column] = np.asarray(pc.fill_null(values, float("nan")).to_numpy(), np.float64)
+        with self._lock:
+            self._columns = out
+        return out
+
+    def _filter_mask(self, query: ClipQuery) -> np.ndarray | None:
+        """Rows passing the language / split / signer / QC filters (None: no such filter)."""
+        if not (query.languages or query.splits or query.signers or query.minimum or query.maximum):
+            return None
+        columns = self._filter_columns()
+        mask = np.ones(self.n, bool)
         for column, values in (("sign_language", query.languages), ("split", query.splits),
                                ("signer", query.signers)):
-            if values and column in self.columns:
-                clauses.append(f'{_ident(column)} IN ({", ".join("?" * len(values))})')
-                args.extend(values)
-            elif values:
-                clauses.append("FALSE")
-        if query.q and text:
-            # contains(): a plain substring, so %, _ and \ in q are literal characters.
-            clauses.append("contains(_search, ?)")
-            args.append(query.q.lower())
-        for bounds, op in ((query.minimum, ">="), (query.maximum, "<=")):
-            for name, value in sorted(bounds.items()):
-                column = f"qc_{name}"
-                if column not in self.columns:
-                    clauses.append("FALSE")
-                    continue
-                clauses.append(f"{_ident(column)} {op} ?")
-                args.append(value)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+            if not values:
+                continue
+            if column not in columns:
+                return np.zeros(self.n, bool)
+            codes, lookup = columns[column]
+            mask &= np.isin(codes, [lookup[v] for v in values if v in lookup])
+        for bounds, passes in ((query.minimum, np.greater_equal), (query.maximum, np.less_equal)):
+            for name, value in bounds.items():
+                figure = columns.get(f"qc_{name}")
+                if figure is None:
+                    return np.zeros(self.n, bool)
+                with np.errstate(invalid="ignore"):
+                    mask &= passes(figure, value)    # NaN (not measured) never passes
+        return mask
 
     def _matching(self, query: ClipQuery) -> np.ndarray | None:
         """Storage positions of the rows a query's filters match, ascending (None: every row)."""
-        where, args = self._where(query)
-        if not where:
+        key = (query.languages, query.splits, query.signers, query.q.lower(),
+               tuple(sorted(query.minimum.items())), tuple(sorted(query.maximum.items())))
+        if key == ((), (), (), "", (), ()):
             return None
-        key = (where, tuple(args))
         with self._lock:
             if key in self._matches:
                 self._matches.move_to_end(key)
                 return self._matches[key]
-        rows = self._indexed_search(query)
-        if rows is None:
-            result = self._cursor().execute(f"SELECT rowid AS r FROM clips{where}", args).fetchnumpy()["r"]
-            rows = np.sort(np.asarray(result, np.int64))
+        mask = self._filter_mask(query)
+        if query.q:
+            rows = self._text_rows(query.q)
+            if mask is not None:
+                rows = rows[mask[rows]]
+        else:
+            rows = np.flatnonzero(mask).astype(np.int64)
         with self._lock:
             self._matches[key] = rows
             while len(self._matches) > 16:   # paging keeps the filters: remember the last few
                 self._matches.popitem(last=False)
         return rows
 
-    def _indexed_search(self, query: ClipQuery) -> np.ndarray | None:
+    def _text_rows(self, q: str) -> np.ndarray:
+        """Rows whose text, gloss, clip id or video id contain ``q`` (case-insensitive), ascending."""
+        rows = self._indexed_search(q)
+        if rows is None:
+            # contains(): a plain substring, so %, _ and \\ in q are literal characters.
+            found = self._cursor().execute("SELECT rowid AS r FROM clips WHERE contains(_search, ?)",
+                                           [q.lower()]).fetchnumpy()["r"]
+            rows = np.sort(np.asarray(found, np.int64))
+        return rows
+
+    def _indexed_search(self, q: str) -> np.ndarray | None:
         """The rows of a text search through the word index (None: not usable, scan instead).
 
         Only ASCII queries use it, so that the word boundaries of Python and DuckDB agree."""
         words = self._words
-        q = query.q
-        if not q or words is None or not q.isascii() or not words.runs(q):
+        if words is None or not q.isascii() or not words.runs(q):
             return None
         rows = words.rows(q)
         if not words.exact(q):
@@ -254,13 +292,7 @@ class ClipTable:
                 "SELECT rowid AS r FROM clips WHERE rowid = ANY(?) AND contains(_search, ?)",
                 [rows.tolist(), q.lower()]).fetchnumpy()["r"]
             rows = np.sort(np.asarray(found, np.int64))
-        where, args = self._where(query, text=False)
-        if where and len(rows):
-            others = self._matching(ClipQuery(languages=query.languages, splits=query.splits,
-                                              signers=query.signers, minimum=query.minimum,
-                                              maximum=query.maximum))
-            rows = np.intersect1d(rows, others, assume_unique=True)
-        return rows
+        return rows.astype(np.int64)
 
     def build_word_index(self) -> None:
         """Index the words of the searched text (once; text searches scan until it exists)."""
@@ -318,7 +350,9 @@ class ClipTable:
         return entry[0]
 
     def warm(self, columns: Iterable[str] | None = None) -> None:
-        """Make the word index and the sort orders ahead of the first requests that use them."""
+        """Make the filter columns, the word index and the sort orders ahead of the first requests
+        that use them."""
+        self._filter_columns()
         self.build_word_index()
         for column in columns or ["duration", *(c for c in LIST_COLUMNS if c in self.columns)]:
             self.order(column)
