@@ -137,6 +137,7 @@ class ClipTable:
         self._matches: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._words = None                  # WordIndex, once built (build_word_index)
         self._columns: dict[str, Any] | None = None   # filter columns as numpy (_filter_columns)
+        self._rank_cache: dict[tuple, np.ndarray] = {}
         self._words_lock = threading.Lock()
         self.n = int(self._cursor().execute("SELECT count(*) FROM clips").fetchone()[0])
 
@@ -367,11 +368,27 @@ class ClipTable:
                 return np.arange(window.start, min(window.stop, self.n)), total
             return rows[window], total
         ordered = self._descending(column) if descending else self.order(column)[0]
-        if rows is not None:
-            keep = np.zeros(self.n, bool)
-            keep[rows] = True
-            ordered = ordered[keep[ordered]]
-        return ordered[window], total
+        if rows is None:
+            return ordered[window], total
+        if len(rows) * 16 < self.n:
+            # Few rows: sort them by their rank in the column's order (k log k, not a pass over n).
+            ranks = self._ranks(column, descending, ordered)
+            return rows[np.argsort(ranks[rows], kind="stable")][window], total
+        keep = np.zeros(self.n, bool)
+        keep[rows] = True
+        return ordered[keep[ordered]][window], total
+
+    def _ranks(self, column: str, descending: bool, ordered: np.ndarray) -> np.ndarray:
+        """Position of every row in a sort order (the inverse permutation), made once."""
+        key = ("rank", column, descending)
+        with self._lock:
+            ranks = self._rank_cache.get(key)
+        if ranks is None:
+            ranks = np.empty(self.n, np.int32)
+            ranks[ordered] = np.arange(self.n, dtype=np.int32)
+            with self._lock:
+                self._rank_cache[key] = ranks
+        return ranks
 
     # -- queries ----------------------------------------------------------------------------
     def page(self, query: ClipQuery) -> dict[str, Any]:

@@ -55,3 +55,29 @@ def test_sort_orders_and_paging_agree():
     order = np.argsort([-f for f in faces], kind="stable")
     assert [t.page(ClipQuery(limit=500, sort="-qc_face_frac"))["clips"][i]["qc_face_frac"] for i in range(5)] \
         == [faces[i] for i in order[:5]]
+
+
+def test_sorted_pages_of_few_and_many_matches_agree_with_sql():
+    """Both ways of sorting a filtered selection (rank lookup for few rows, a pass over the whole
+    order for many) give DuckDB's ORDER BY (ties by clip id; descending: NULLs still last)."""
+    import duckdb
+    rows = [{"clip_id": f"c{i:04d}", "video_id": "v", "text": f"t{i % 37}", "n_frames": int(i * 7919 % 50),
+             "sign_language": "ase" if i % 40 == 0 else "bfi", "qc_face_frac": None if i % 9 == 0 else (i % 13) / 13}
+            for i in range(800)]
+    t = ClipTable.from_rows(rows)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE r (clip_id VARCHAR, n_frames INTEGER, sign_language VARCHAR, qc_face_frac DOUBLE)")
+    con.executemany("INSERT INTO r VALUES (?, ?, ?, ?)",
+                    [(r["clip_id"], r["n_frames"], r["sign_language"], r["qc_face_frac"]) for r in rows])
+    for language in ("ase", "bfi"):   # 20 rows (rank path) and 780 rows (full pass)
+        for column in ("n_frames", "qc_face_frac"):
+            got = [c["clip_id"] for c in t.page(ClipQuery(languages=(language,), sort=column, limit=500))["clips"]]
+            want = [r[0] for r in con.execute(
+                f"SELECT clip_id FROM r WHERE sign_language = ? ORDER BY {column} ASC NULLS LAST, clip_id "
+                f"LIMIT 500", [language]).fetchall()]
+            assert got == want, (language, column)
+            got = [c[column] for c in t.page(ClipQuery(languages=(language,), sort=f"-{column}", limit=500))["clips"]]
+            want = [r[0] for r in con.execute(
+                f"SELECT {column} FROM r WHERE sign_language = ? ORDER BY {column} DESC NULLS LAST LIMIT 500",
+                [language]).fetchall()]
+            assert got == want, (language, column, "desc")
