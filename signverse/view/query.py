@@ -1,11 +1,12 @@
 """The clip list of the viewer: paging, filtering, sorting and text search over the clips table.
 
 DuckDB holds the metadata of every clip in memory (read once from the store's
-``clips/shard-*.parquet``); a request is at most one filtering scan (kept for the following
-pages), a numpy selection from a per-column sort order, and one lookup of the page's rows
-(``benchmarks/viewer.py`` times it at 2,000,000 clips). Every value
-from a request is a bound parameter and every column name is checked against the table's own
-columns, so no request text ever becomes SQL.
+``clips/shard-*.parquet``). A request finds the rows its filters match (vectorised comparisons
+over numpy copies of the filter columns; a text search through a word index, or a DuckDB scan
+until the index exists), keeps them for the following pages, takes the page from a per-column
+sort order, and fetches just that page's rows from DuckDB by rowid (``benchmarks/viewer.py``
+times it at 2,000,000 clips). Request values are bound parameters or numpy comparisons, and every
+column name is checked against the table's own columns, so no request text ever becomes SQL.
 
 >>> table = ClipTable.from_rows([{"clip_id": "a", "video_id": "v", "sign_language": "ase",
 ...                               "text": "hello", "n_frames": 10, "fps": 24.0}])
@@ -109,7 +110,7 @@ def _ident(name: str) -> str:
 
 
 def _duckdb():
-    return require("duckdb", "query")
+    return require("duckdb", "view")
 
 
 def _jsonable(value: Any) -> Any:
@@ -122,10 +123,10 @@ def _jsonable(value: Any) -> Any:
 class ClipTable:
     """The clips metadata in an in-memory DuckDB table, queried page by page (thread-safe).
 
-    DuckDB finds the rows a filter matches (one scan; the result is kept for the next pages).
-    Sorting uses one ordering of the whole table per column, made by DuckDB the first time the
-    column is sorted on (:meth:`warm` makes them ahead): a sorted page of any filter at any
-    offset is then a numpy selection plus one lookup of at most ``limit`` rows.
+    Rows are addressed by their storage position (DuckDB's rowid). Sorting uses one ordering of
+    the whole table per column, made by DuckDB the first time the column is sorted on
+    (:meth:`warm` makes them, the filter columns and the word index ahead): a sorted page of any
+    filter at any offset is then a numpy selection plus one lookup of at most ``limit`` rows.
     """
 
     def __init__(self, connection, columns: list[str]):
