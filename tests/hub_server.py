@@ -32,7 +32,7 @@ class HubServer:
     def app(self):
         from starlette.applications import Starlette
         from starlette.requests import Request
-        from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+        from starlette.responses import JSONResponse, Response, StreamingResponse
         from starlette.routing import Route
 
         def entry(repo: Path, p: Path) -> dict:

@@ -23,7 +23,6 @@ import logging
 import threading
 from collections import OrderedDict
 from importlib import resources
-from typing import Any
 
 from signverse.core.errors import InputError, SignverseError, require
 from signverse.view.query import ClipQuery, QueryError
