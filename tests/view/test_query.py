@@ -22,14 +22,20 @@ def table():
     return rows
 
 
+@pytest.fixture(scope="module")
+def tables():
+    scan = ClipTable.from_rows(table())
+    indexed = ClipTable.from_rows(table())
+    indexed.build_word_index()
+    return scan, indexed
+
+
 @pytest.mark.parametrize("q", ["hello", "HELLO", "ell", "hello world", "hello, world", "world!", "o w",
                                "x ray", "x-ray", "50%", "off_sale", "_", "%", "caf", "café", "köln",
                                "grüße", "clip01", "vid2", "gloss", "-gloss", "nothing here", "d.",
                                "s k", "tab", "a_b", "b c", "e", "ate", "ds"])
-def test_word_index_matches_the_scan(q):
-    scan = ClipTable.from_rows(table())
-    indexed = ClipTable.from_rows(table())
-    indexed.build_word_index()
+def test_word_index_matches_the_scan(q, tables):
+    scan, indexed = tables
     for extra in ({}, {"languages": ("bfi",)}, {"minimum": {"face_frac": 0.5}}):
         query = ClipQuery(q=q, limit=500, sort="clip_id", **extra)
         want = [c["clip_id"] for c in scan.page(query)["clips"]]
