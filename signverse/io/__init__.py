@@ -61,8 +61,10 @@ def format_for(path: str | Path) -> PoseFormat:
 
 
 def read_pose(path: str | Path, **options) -> PoseSeq:
-    """Read one pose sequence; the format follows the file suffix."""
-    path = Path(path)
+    """Read one pose sequence; the format follows the file suffix (``hf://`` paths: see
+    signverse.io.hub)."""
+    from signverse.io import hub
+    path = Path(hub.localize(path))
     if not path.exists():
         raise InputError(path, "no such file")
     if path.is_dir():

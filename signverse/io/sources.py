@@ -33,8 +33,11 @@ class Failure:
 
 
 def source_kind(path: str | Path) -> str:
-    """``file``, ``folder``, ``release`` or ``corpus``."""
-    path = Path(path)
+    """``file``, ``folder``, ``release`` or ``corpus`` (``hf://`` paths too, see signverse.io.hub)."""
+    from signverse.io import hub
+    if hub.is_hub_tar(path):
+        return "release"
+    path = Path(hub.localize(path))
     if not path.exists():
         raise InputError(path, "no such file or directory")
     if path.is_file():
@@ -52,7 +55,11 @@ def source_kind(path: str | Path) -> str:
 
 def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_options) -> Iterator[Item]:
     """Yield every pose sequence under ``path``; unreadable ones go to ``failures`` (or raise)."""
-    path = Path(path)
+    from signverse.io import hub
+    if hub.is_hub_tar(path):   # streamed from the Hub, never stored
+        yield from _iter_release(hub.hub_release(str(path)), failures)
+        return
+    path = Path(hub.localize(path))
     kind = source_kind(path)
     if kind == "file":
         from signverse.io import read_pose
@@ -61,23 +68,26 @@ def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_o
         yield from _iter_folder(path, failures, read_options)
     elif kind == "release":
         from signverse.io.signverse2m import open_release
-        release = open_release(path)
-        for video in release:
-            meta: dict = {"video_id": video.video_id}
-            if video.captions:
-                try:   # parsed cues, so writers can carry them on (release -> release/corpus)
-                    meta["captions"] = video.caption_segments()
-                except SignverseError as exc:
-                    log.warning("%s: captions not carried over: %s", video.video_id, exc)
-            if video.vtt:
-                meta["vtt"] = dict(video.vtt)
-            yield Item(video.video_id, video.pose, meta)
-        for bad in getattr(release, "failures", []):
-            _record(failures, Failure(str(getattr(bad, "name", bad)), str(getattr(bad, "reason", bad))))
+        yield from _iter_release(open_release(path), failures)
     else:
         from signverse.io.corpus import open_corpus
         for clip in open_corpus(path):
             yield Item(clip.clip_id, clip.pose, clip.to_dict())
+
+
+def _iter_release(release, failures: list[Failure] | None) -> Iterator[Item]:
+    for video in release:
+        meta: dict = {"video_id": video.video_id}
+        if video.captions:
+            try:   # parsed cues, so writers can carry them on (release -> release/corpus)
+                meta["captions"] = video.caption_segments()
+            except SignverseError as exc:
+                log.warning("%s: captions not carried over: %s", video.video_id, exc)
+        if video.vtt:
+            meta["vtt"] = dict(video.vtt)
+        yield Item(video.video_id, video.pose, meta)
+    for bad in getattr(release, "failures", []):
+        _record(failures, Failure(str(getattr(bad, "name", bad)), str(getattr(bad, "reason", bad))))
 
 
 def _iter_folder(path: Path, failures: list[Failure] | None, read_options) -> Iterator[Item]:

@@ -21,8 +21,10 @@ from signverse.io.corpus.writer import CorpusWriter, DuplicateClip, add_pose_fie
 
 
 def open_corpus(path: str | Path, **options) -> Corpus:
-    """Open a corpus store for reading (``field=`` picks a pose field other than the default)."""
-    return Corpus(path, **options)
+    """Open a corpus store for reading (``field=`` picks a pose field other than the default;
+    an ``hf://datasets/OWNER/NAME`` corpus is fetched into the Hub cache first)."""
+    from signverse.io import hub
+    return Corpus(hub.localize(path), **options)
 
 
 __all__ = ["ClipSet", "Corpus", "CorpusLocked", "CorpusWriter", "DuplicateClip", "ReadLimits",
