@@ -1,7 +1,7 @@
 """``signverse info PATH [--json]``: what a pose file, release shard or corpus holds."""
 from __future__ import annotations
 
-import json
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -34,7 +34,7 @@ def run(args) -> int:
         body = items[0][1] if kind == "file" else {
             "kind": kind, **totals, "items_listed": [dict(name=n, **i) for n, i in items],
             "failures": [f.__dict__ for f in failures]}
-        print(json.dumps(dict(body, kind=kind), indent=1))
+        print(json_dumps(dict(body, kind=kind), indent=1))
     else:
         for name, info in items:
             print(format_pose_info(name, info))
@@ -51,7 +51,7 @@ def _corpus_info(args) -> int:
     corpus = open_corpus(args.path)
     summary = corpus.summary()
     if args.json:
-        print(json.dumps(summary, indent=1, default=str))
+        print(json_dumps(summary, indent=1, default=str))
         return 0
     print(f"corpus {args.path}: {summary['clips']} clips from {summary['videos']} videos, "
           f"{summary['hours']:.3f} h, {summary['frames']} frames; pose fields: {', '.join(corpus.fields())}")

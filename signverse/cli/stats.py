@@ -1,8 +1,8 @@
 """``signverse stats``: per-language videos, clips, hours and QC of a corpus store or a manifest."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -31,7 +31,7 @@ def run(args) -> int:
     if args.plot:
         st.plot_stats(result, args.plot, corpus_path=path if corpus else None)
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(json_dumps(result, indent=1))
     else:
         print(st.format_table(result, top=args.top))
         if args.plot:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from signverse.core.jsonio import dumps as json_dumps
 
 TASKS = ("islr", "langid", "pose2text", "text2pose")
 SIGNX_TASKS = ("signx-fusion", "signx-gloss", "signx-video2pose")
@@ -53,7 +54,7 @@ def _run_signx(args) -> int:
     if args.epochs is not None:
         options["steps" if args.task != "signx-gloss" else "epochs"] = args.epochs
     metrics = train_task(args.task, args.data, args.out, **options)
-    print(json.dumps(metrics) if args.json else f"trained {args.task} -> {args.out}: {metrics}")
+    print(json_dumps(metrics) if args.json else f"trained {args.task} -> {args.out}: {metrics}")
     return 0
 
 
@@ -76,7 +77,7 @@ def run(args) -> int:
                          device=args.device, seed=args.seed, model_overrides=model_over,
                          train_overrides=train_over, recipe_overrides=recipe_over)
     if args.json:
-        print(json.dumps(metrics["dev"]))
+        print(json_dumps(metrics["dev"]))
     else:
         dev = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics["dev"].items())
         print(f"trained {args.task} -> {args.out}  (best epoch {metrics['best_epoch']} of "

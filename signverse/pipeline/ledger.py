@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from signverse.core.errors import InputError
+from signverse.core.jsonio import dumps as json_dumps
 
 LEDGER_NAME = "ledger.sqlite"
 STATES = ("pending", "running", "done", "failed")
@@ -131,7 +132,7 @@ class Ledger:
         """The video's clips are durably stored: it will never be processed again."""
         self._tx("UPDATE videos SET state='done', reason=NULL, clips=?, rejected=?, frames=?, seconds=?, "
                  "info=?, updated=? WHERE video_id=?",
-                 (int(clips), int(rejected), int(frames), float(seconds), json.dumps(info or {}),
+                 (int(clips), int(rejected), int(frames), float(seconds), json_dumps(info or {}),
                   time.time(), video_id))
 
     def fail(self, video_id: str, reason: str) -> None:
@@ -146,7 +147,7 @@ class Ledger:
                  [(v,) for v in video_ids])
 
     def set_meta(self, key: str, value: Any) -> None:
-        self._tx("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        self._tx("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json_dumps(value)))
 
     # -- reads --------------------------------------------------------------------------------
     def meta(self, key: str, default: Any = None) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from signverse.core.jsonio import dumps as json_dumps
 
 INDEX_JSON = "index.json"
 
@@ -98,7 +99,7 @@ class IdIndex:
                 np.save(handle, np.ascontiguousarray(array))
             os.replace(tmp, folder / name)
         tmp = folder / f".{INDEX_JSON}.tmp"
-        tmp.write_text(json.dumps({"clips": len(self), "shards": list(self.shards)}) + "\n")
+        tmp.write_text(json_dumps({"clips": len(self), "shards": list(self.shards)}) + "\n")
         os.replace(tmp, folder / INDEX_JSON)
 
     @classmethod
