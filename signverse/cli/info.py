@@ -9,11 +9,13 @@ def register(sub) -> None:
     p.add_argument("path", help=".pose, poses.npz, Sign_DWPose_NPZ_*.tar, a release folder, a corpus dir")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--limit", type=int, default=20, help="items listed one by one (default 20)")
+    p.add_argument("--min-conf", type=float, default=None, metavar="C",
+                   help="a point counts as visible at this confidence or above (default 0.5)")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    from signverse.io.describe import describe_pose, format_pose_info
+    from signverse.io.describe import VISIBLE_CONF, describe_pose, format_pose_info
     from signverse.io.sources import iter_items, source_kind
 
     kind = source_kind(args.path)
@@ -22,7 +24,7 @@ def run(args) -> int:
     failures: list = []
     items, totals = [], {"items": 0, "frames": 0, "duration_s": 0.0, "layouts": {}}
     for item in iter_items(args.path, failures):
-        info = describe_pose(item.pose)
+        info = describe_pose(item.pose, VISIBLE_CONF if args.min_conf is None else args.min_conf)
         totals["items"] += 1
         totals["frames"] += info["frames"]
         totals["duration_s"] += info["duration_s"]
