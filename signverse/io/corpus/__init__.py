@@ -15,6 +15,7 @@ from pathlib import Path
 
 from signverse.io.corpus.clipset import ClipSet
 from signverse.io.corpus.reader import Corpus, UnknownClip
+from signverse.io.corpus.rows import decode_pose_batch, decode_pose_row
 from signverse.io.corpus.writer import CorpusWriter, DuplicateClip, add_pose_field
 
 
@@ -24,4 +25,4 @@ def open_corpus(path: str | Path, **options) -> Corpus:
 
 
 __all__ = ["ClipSet", "Corpus", "CorpusWriter", "DuplicateClip", "UnknownClip", "add_pose_field",
-           "open_corpus"]
+           "decode_pose_batch", "decode_pose_row", "open_corpus"]
