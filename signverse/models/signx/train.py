@@ -43,7 +43,14 @@ def train_fusion_run(data: str | Path, out: str | Path, *, steps: int = 1000,
                      config: FusionConfig | None = None) -> dict:
     """Self-supervised fusion on every sample's pose (each converted to every configured track)."""
     config = config or FusionConfig(tracks=("dwpose", "coco-wholebody", "mediapipe-holistic", "openpose-137"))
-    clips = [_clip(s.pose, config.tracks) for s in _samples(data)]
+    clips = []
+    for sample in _samples(data):
+        try:
+            clips.append(_clip(sample.pose, config.tracks))
+        except SignverseError as exc:   # one unreadable or unconvertible file: the rest trains
+            log.warning("skipping %s: %s", sample.sample_id, exc)
+    if not clips:
+        raise InputError(data, "no usable pose sequences")
     model, hist = train_fusion(FrameSet.from_clips(clips, config.tracks), config, steps=steps)
     save_run(out, fusion=model, info={"task": "signx-fusion", "data": str(data), "steps": steps,
                                       "final": hist[-1] if hist else {}})
