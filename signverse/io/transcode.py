@@ -65,6 +65,8 @@ def safe_name(name: str) -> str:
 
 def _to_release(pose: PoseSeq) -> PoseSeq:
     """The release stores dwpose at an integer fps (24 in SignVerse-2M)."""
+    from signverse.core.pose import warn_depth_dropped
+    warn_depth_dropped(pose, "the SignVerse-2M release format")
     pose = convert(pose, "dwpose")
     if abs(pose.fps - round(pose.fps)) > 1e-6:
         from signverse.ops import resample
@@ -214,6 +216,8 @@ def _write_corpus(items, dst: Path, prepared, report: ConvertReport, mode: str) 
         for item in items:
             def add(item=item):
                 pose = prepared(item)
+                from signverse.core.pose import warn_depth_dropped
+                warn_depth_dropped(pose, "the corpus store")
                 field = writer.field
                 # One pose field holds one layout, and is named after it: never file a
                 # coco-wholebody sequence under a mediapipe-holistic field.
