@@ -247,12 +247,33 @@ def detect_source(path: str | Path) -> str:
                            "folder, MP_Data folder, index CSV, folder of pose files or pose file)")
 
 
-def load_samples(path: str | Path, *, source: str | None = None, **options: Any) -> list[Sample]:
+def spread(items: list, limit: int | None) -> list:
+    """At most ``limit`` of ``items``, evenly spaced (so signers and classes stay mixed)."""
+    if not limit or len(items) <= limit:
+        return items
+    import numpy as np
+    return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, limit).round().astype(int))]
+
+
+def load_samples(path: str | Path, *, source: str | None = None, limit: int | None = None,
+                 **options: Any) -> list[Sample]:
     """Load every Sample from ``path``; ``source`` forces a kind (see ``detect_source``);
-    ``options`` go to the reader (e.g. ``split=`` for a corpus/PHOENIX, ``width=`` for MediaPipe)."""
-    from signverse.data import mediapipe, phoenix
+    ``options`` go to the reader (e.g. ``split=`` for a corpus/PHOENIX, ``width=`` for MediaPipe).
+    ``limit`` keeps at most that many samples, evenly spread over the source (a quick check);
+    an ISLR folder then reads only a few of its signer files."""
     path = Path(path)
     kind = source or detect_source(path)
+    if limit:
+        if kind == "islr" and "signers" not in options:
+            import math
+            files = [f.stem for f in sorted(path.glob("*.npz"))]
+            options["signers"] = spread(files, min(len(files), max(3, math.ceil(limit / 20))))
+        return spread(_load_samples(path, kind, options), limit)
+    return _load_samples(path, kind, options)
+
+
+def _load_samples(path: Path, kind: str, options: dict) -> list[Sample]:
+    from signverse.data import mediapipe, phoenix
     if kind == "islr":
         return mediapipe.load_islr(path, **options)
     if kind == "mp_data":

@@ -32,8 +32,9 @@ TRAIN_DEFAULTS: dict[str, dict] = {
 DEV_FRACTION = 0.15
 
 
-def load_task_samples(data: str | Path) -> list:
-    """Samples from any source ``signverse.data.load_samples`` understands."""
+def load_task_samples(data: str | Path, limit: int | None = None) -> list:
+    """Samples from any source ``signverse.data.load_samples`` understands (at most ``limit``,
+    evenly spread, when given)."""
     try:
         from signverse.data.loaders import load_samples
     except ImportError as exc:   # the data package is part of signverse; this only guards a broken install
@@ -41,9 +42,10 @@ def load_task_samples(data: str | Path) -> list:
     path = Path(data)
     if path.is_file() and path.suffix.lower() == ".npz" and _is_packed_islr(path):
         from signverse.data.mediapipe import read_islr_npz
-        samples = read_islr_npz(path)
+        from signverse.data.loaders import spread
+        samples = spread(read_islr_npz(path), limit)
     else:
-        samples = load_samples(data)
+        samples = load_samples(data, limit=limit)
     if not samples:
         raise InputError(data, "holds no samples")
     return samples

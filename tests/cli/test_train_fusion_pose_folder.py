@@ -31,3 +31,17 @@ def test_a_folder_without_pose_files_is_one_line_error(tmp_path, capsys):
     assert main(["train", "signx-fusion", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "not a known sample source" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_limit_takes_an_even_spread_of_samples(tmp_path, capsys):
+    """`train --limit N`: a quick check on at most N samples from a few signer files."""
+    from signverse.data.loaders import load_samples, spread
+    assert spread(list(range(10)), 4) == [0, 3, 6, 9] and spread([1, 2], 5) == [1, 2]
+    samples = load_samples(shared("islr"), limit=60)
+    assert len(samples) == 60 and len({s.signer for s in samples}) >= 3
+    out = tmp_path / "islr"
+    assert main(["train", "islr", "--data", str(shared("islr")), "--out", str(out), "--limit", "60",
+                 "--epochs", "1", "--set", "d_model=32", "--set", "n_layers=1", "--set", "n_heads=2",
+                 "--json"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_train"] <= 60 and 0 < metrics["n_dev"] < 60     # n_train: after the train+dev refit
