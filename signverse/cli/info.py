@@ -25,6 +25,10 @@ def run(args) -> int:
     items, totals = [], {"items": 0, "frames": 0, "duration_s": 0.0, "layouts": {}}
     for item in iter_items(args.path, failures):
         info = describe_pose(item.pose, VISIBLE_CONF if args.min_conf is None else args.min_conf)
+        path = str(item.meta.get("path", ""))
+        if path.lower().endswith(".pose"):
+            from signverse.io.describe import pose_file_points
+            info["points_in_file"] = pose_file_points(path)
         totals["items"] += 1
         totals["frames"] += info["frames"]
         totals["duration_s"] += info["duration_s"]

@@ -46,12 +46,26 @@ def describe_pose(pose: PoseSeq, min_conf: float = VISIBLE_CONF) -> dict:
     return info
 
 
+def pose_file_points(path) -> int | None:
+    """Points per person a ``.pose`` file's header declares (None when it cannot be read)."""
+    try:
+        from pose_format.pose_header import PoseHeader
+        from pose_format.utils.reader import BufferReader
+        with open(path, "rb") as handle:
+            header = PoseHeader.read(BufferReader(handle.read()))
+        return sum(len(c.points) for c in header.components)
+    except Exception:   # only a detail of the report: the pose itself was read (or reported) elsewhere
+        return None
+
+
 def format_pose_info(name: str, info: dict) -> str:
     p = info["persons_per_frame"]
     visible = ", ".join(f"{k} {v:.0%}" for k, v in info["visible"].items())
     points = info["points"]
     layout_points = info.get("layout_points", points)
     held = f"{points} points" if points == layout_points else f"{points} of {layout_points} points detected"
+    if info.get("points_in_file") not in (None, layout_points):
+        held += f"; {info['points_in_file']} in the file"
     return (f"{name}: {info['layout']} ({held}), {info['frames']} frames at "
             f"{info['fps']:g} fps ({info['duration_s']:.2f} s), {info['width']}x{info['height']}, "
             f"persons/frame {p['min']}-{p['max']} (mean {p['mean']:g}); visible (person 0, confidence "

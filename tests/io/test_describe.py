@@ -43,3 +43,10 @@ def test_empty_pose_describes_without_error():
     pose = PoseSeq(np.zeros((2, 1, 128, 2), np.float32), np.full((2, 1, 128), 0.2, np.float32),
                    fps=24, width=10, height=10, layout="dwpose")
     assert describe_pose(pose)["visible"]["body"] == 0.0
+
+
+def test_info_names_the_files_own_point_count(capsys):
+    from signverse.cli.main import main
+    assert main(["info", str(shared("poses", "mediapipe.pose"))]) == 0
+    out = capsys.readouterr().out
+    assert "(157 of 543 points detected; 178 in the file)" in out and "(543 points)" not in out
