@@ -20,8 +20,9 @@ class PoseSeq:
 
     ``z`` is the optional depth ``[T, P, K]`` float32 (NaN where missing) of sources that have one
     (a ``.pose`` file in XYZC, MediaPipe's relative depth or world landmarks in metres). Slicing
-    frames or people keeps it, and layout conversion maps it like ``xy``; an operation that
-    replaces ``xy`` without giving ``z`` drops it (it would no longer line up).
+    frames or people keeps it, layout conversion maps it and resampling interpolates it like
+    ``xy``; an operation that replaces ``xy`` without giving ``z`` drops it (it would no longer
+    line up).
 
     >>> import numpy as np
     >>> xy = np.zeros((3, 1, 2, 2), np.float32)

@@ -54,7 +54,11 @@ def test_slicing_keeps_depth_and_other_ops_drop_it_consistently():
     part = pose.frames(5, 10).persons(0)
     assert part.z.shape == (5, 1, pose.n_points) and np.array_equal(part.z, pose.z[5:10, [0]], equal_nan=True)
     from signverse.ops import resample
-    assert resample(pose, 24).z is None                    # new frames: no stale depth
+    slower = resample(pose, 15)                            # 30 -> 15 fps: every second frame
+    assert slower.z.shape == slower.conf.shape
+    assert np.array_equal(slower.z, pose.z[::2][:slower.n_frames], equal_nan=True)
+    from signverse.ops.normalize import normalize
+    assert normalize(pose)[0].z is None                    # xy moved without depth: none kept
     with pytest.raises(Exception, match="z must be"):
         PoseSeq(pose.xy, pose.conf, pose.fps, pose.width, pose.height, pose.layout, z=pose.z[:3])
 
