@@ -2,33 +2,39 @@
 
 videos -> MediaPipe poses at 24 fps -> corpus store + SignVerse-2M shards -> info / stats ->
 a DWPose skeleton rendering of one clip over its source video.
+
+The default input ships inside the package (three CC BY 4.0 ASL clips, ``signverse/samples``), so
+the demo runs on a fresh clone with no network and no data folder beside the checkout.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_VIDEOS = Path("..") / "shared" / "data" / "videos"
-
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the corpus pipeline end to end on real videos and render a clip")
-    p.add_argument("--videos", default=str(DEFAULT_VIDEOS),
-                   help=f"folder of videos (default: {DEFAULT_VIDEOS}, the project's real signing videos)")
+    p.add_argument("--videos", default=None,
+                   help="folder of videos (default: the three real ASL clips shipped with signverse, "
+                        "CC BY 4.0, see signverse/samples/videos/ATTRIBUTION.md)")
     p.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
-    p.add_argument("--workers", type=int, default=None, help="extraction worker processes (default: all cores)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="extraction worker processes (default: all cores; 0 = in this process)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N videos (a quick check)")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     from signverse.cli.main import main
     from signverse.core.errors import InputError
+    from signverse.samples import sample_videos
 
-    videos, out = Path(args.videos), Path(args.out)
+    videos, out = Path(args.videos) if args.videos else sample_videos(), Path(args.out)
     if not videos.is_dir():
         raise InputError(videos, "no such folder of videos; pass --videos DIR (any folder of sign-language videos)")
     corpus, release = out / "corpus", out / "release"
     steps = [["extract", str(videos), "--out", str(corpus), "--release-shards", str(release)]
-             + (["--workers", str(args.workers)] if args.workers else []),
+             + (["--workers", str(args.workers)] if args.workers is not None else [])
+             + (["--limit", str(args.limit)] if args.limit else []),
              ["status", str(corpus)],
              ["info", str(corpus)],
              ["stats", str(corpus), "--plot", str(out / "stats.png")]]

@@ -1,7 +1,7 @@
 """``signverse evaluate RUN --data DATA``: the task's metrics of a trained run on DATA."""
 from __future__ import annotations
 
-import json
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -27,7 +27,7 @@ def run(args) -> int:
     if args.save:
         write_metrics(args.run, f"eval:{args.data}", metrics)
     if args.json:
-        print(json.dumps(metrics))
+        print(json_dumps(metrics))
     else:
         for k, v in metrics.items():
             print(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}")

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def _fps(text: str) -> float | None:
@@ -97,7 +97,7 @@ def _list_backends(as_json: bool) -> int:
     from signverse.estimators import describe_estimators, format_backends
     infos = describe_estimators()
     if as_json:
-        print(json.dumps([i.to_dict() for i in infos], indent=1))
+        print(json_dumps([i.to_dict() for i in infos], indent=1))
     else:
         print(format_backends(infos))
     return 0
@@ -139,7 +139,7 @@ def run(args) -> int:
         max_cached_bytes=args.max_cache_bytes, keep_downloads=args.keep, progress=not args.no_progress)
     summary = extract(manifest.records, args.out, config, options)
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=1))
+        print(json_dumps(summary.to_dict(), indent=1))
     else:
         print(f"{summary.out}: {summary.succeeded} videos done, {summary.failed} failed, "
               f"{summary.skipped_done} already done; {summary.clips} clips "

@@ -1,7 +1,7 @@
 """``signverse info PATH [--json]``: what a pose file, release shard or corpus holds."""
 from __future__ import annotations
 
-import json
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -9,11 +9,13 @@ def register(sub) -> None:
     p.add_argument("path", help=".pose, poses.npz, Sign_DWPose_NPZ_*.tar, a release folder, a corpus dir")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--limit", type=int, default=20, help="items listed one by one (default 20)")
+    p.add_argument("--min-conf", type=float, default=None, metavar="C",
+                   help="a point counts as visible at this confidence or above (default 0.5)")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    from signverse.io.describe import describe_pose, format_pose_info
+    from signverse.io.describe import VISIBLE_CONF, describe_pose, format_pose_info
     from signverse.io.sources import iter_items, source_kind
 
     kind = source_kind(args.path)
@@ -22,7 +24,11 @@ def run(args) -> int:
     failures: list = []
     items, totals = [], {"items": 0, "frames": 0, "duration_s": 0.0, "layouts": {}}
     for item in iter_items(args.path, failures):
-        info = describe_pose(item.pose)
+        info = describe_pose(item.pose, VISIBLE_CONF if args.min_conf is None else args.min_conf)
+        path = str(item.meta.get("path", ""))
+        if path.lower().endswith(".pose"):
+            from signverse.io.describe import pose_file_points
+            info["points_in_file"] = pose_file_points(path)
         totals["items"] += 1
         totals["frames"] += info["frames"]
         totals["duration_s"] += info["duration_s"]
@@ -34,7 +40,7 @@ def run(args) -> int:
         body = items[0][1] if kind == "file" else {
             "kind": kind, **totals, "items_listed": [dict(name=n, **i) for n, i in items],
             "failures": [f.__dict__ for f in failures]}
-        print(json.dumps(dict(body, kind=kind), indent=1))
+        print(json_dumps(dict(body, kind=kind), indent=1))
     else:
         for name, info in items:
             print(format_pose_info(name, info))
@@ -51,7 +57,7 @@ def _corpus_info(args) -> int:
     corpus = open_corpus(args.path)
     summary = corpus.summary()
     if args.json:
-        print(json.dumps(summary, indent=1, default=str))
+        print(json_dumps(summary, indent=1, default=str))
         return 0
     print(f"corpus {args.path}: {summary['clips']} clips from {summary['videos']} videos, "
           f"{summary['hours']:.3f} h, {summary['frames']} frames; pose fields: {', '.join(corpus.fields())}")

@@ -1,7 +1,7 @@
 """``signverse layouts``: list the registered skeleton layouts and the conversions between them."""
 from __future__ import annotations
 
-import json
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -16,7 +16,7 @@ def run(args) -> int:
     rows = [dict(get_layout(n).describe(), converts_to=[m for m in names if m != n and can_convert(n, m)])
             for n in names if not n.startswith("custom-")]
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json_dumps(rows, indent=1))
         return 0
     for row in rows:
         parts = ", ".join(f"{k} {v}" for k, v in row["components"].items())

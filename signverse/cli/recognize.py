@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -27,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     path = args.path or ("video2pose" if run.video2pose is not None else "estimators")
     result = recognize_video(args.video, run, path=path, k=args.top, fps=args.fps, steps=args.steps)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(json_dumps(result.to_dict(), ensure_ascii=False))
         return 0
     print(f"{result.video}: {' '.join(result.glosses) or '(nothing)'}   [{result.path}, "
           f"{result.n_frames} frames, {result.seconds['total']:.2f}s]")

@@ -11,10 +11,12 @@ def register(sub) -> None:
                     "OUT's suffix: .png (one frame with --frame, else a contact sheet), .gif, .mp4; "
                     "a folder (no suffix) gets one conditioning PNG per frame and .json the "
                     "POSE_KEYPOINT JSON of the same frames (ControlNet / ComfyUI).")
-    p.add_argument("src", metavar="SRC", help="pose file (.pose, .npz)")
+    p.add_argument("src", metavar="SRC", help="pose file (.pose, .npz), or with --clip a corpus, a release "
+                                              ".tar / folder or a folder of pose files")
     p.add_argument("out", metavar="OUT", help="output .png, .gif, .mp4, a folder or .json")
     p.add_argument("--overlay", metavar="VIDEO", help="draw over this video (resampled to the pose fps)")
     p.add_argument("--compare", metavar="OTHER_SRC", help="second pose file shown side by side")
+    p.add_argument("--clip", metavar="ID", help="the clip (corpus) or video (release, folder) of SRC to draw")
     p.add_argument("--frame", type=int, metavar="N", help="PNG: render frame N only")
     p.add_argument("--style", default="dwpose", choices=("dwpose", "native"),
                    help="dwpose: convert to DWPose and draw ControlNet-style (default); "
@@ -51,7 +53,7 @@ def run(args) -> int:
     from signverse.render import render_to
 
     from signverse.render.draw import check_frame_size
-    pose = signverse.read_pose(args.src)
+    pose = _source_pose(args.src, args.clip)
     if args.overlay is None:   # the frame size comes from the file: name it in the error
         check_frame_size(pose.width, pose.height, source=args.src)
     compare = labels = None
@@ -77,3 +79,31 @@ def run(args) -> int:
                     frame=args.frame, style=args.style, person=args.person, fps=args.fps)
     print(out)
     return 0
+
+
+def _source_pose(src: str, clip_id: str | None):
+    """The pose of ``src`` (one file), or of item ``clip_id`` in a corpus, release or folder."""
+    import signverse
+    from signverse.core.errors import InputError
+    from signverse.io.sources import iter_items, source_kind
+    kind = source_kind(src)
+    if kind == "file" and clip_id is None:
+        return signverse.read_pose(src)
+    if kind == "file":
+        raise InputError(src, "--clip picks a clip of a corpus, release or folder; this is one pose file")
+    if clip_id is None:
+        raise InputError(src, f"is a {kind} of many sequences: pass --clip ID (see 'signverse info {src}')")
+    if kind == "corpus":
+        corpus = signverse.open_corpus(src)
+        if clip_id not in corpus.ids():
+            raise InputError(src, f"no clip {clip_id!r} (first ids: {', '.join(corpus.ids()[:5])})")
+        pose = corpus[clip_id].pose
+        if pose is None:
+            raise InputError(src, f"clip {clip_id!r} has no stored pose")
+        return pose
+    names = []
+    for item in iter_items(src, []):
+        if item.name == clip_id:
+            return item.pose
+        names.append(item.name)
+    raise InputError(src, f"no sequence {clip_id!r} (first: {', '.join(names[:5])})")

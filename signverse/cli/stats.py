@@ -1,8 +1,8 @@
 """``signverse stats``: per-language videos, clips, hours and QC of a corpus store or a manifest."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -23,7 +23,9 @@ def run(args) -> int:
         result = st.corpus_stats(path)
     elif path.is_file():
         from signverse.pipeline.inputs import load_manifest
-        result = st.manifest_stats(load_manifest(path))
+        manifest = load_manifest(path)
+        _require_manifest(path, manifest)
+        result = st.manifest_stats(manifest)
     elif path.is_dir():
         raise InputError(path, "not a corpus store (no corpus.json); give a corpus or a manifest file")
     else:
@@ -31,9 +33,22 @@ def run(args) -> int:
     if args.plot:
         st.plot_stats(result, args.plot, corpus_path=path if corpus else None)
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(json_dumps(result, indent=1))
     else:
         print(st.format_table(result, top=args.top))
         if args.plot:
             print(f"plot written to {args.plot}")
     return 0
+
+
+def _require_manifest(path, manifest) -> None:
+    """Refuse a file that parsed as rows but is no manifest (e.g. notes.txt): every manifest row
+    names a video (an id without spaces) and at least one row has a language, a path or a url."""
+    from signverse.core.errors import InputError
+    records = manifest.records
+    if not records:
+        raise InputError(path, "not a manifest: no rows")
+    bad = next((r.video_id for r in records if not r.video_id or any(c.isspace() for c in r.video_id)), None)
+    if bad is not None or not any(r.sign_language or r.path or r.url for r in records):
+        raise InputError(path, "not a manifest (expected CSV / JSONL / Parquet rows with video_id and "
+                               "sign_language, path or url; or SignVerse-2M's headerless video_id,sign_language)")

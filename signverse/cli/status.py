@@ -1,7 +1,7 @@
 """``signverse status``: what an extraction run has done, failed (with reasons) and left pending."""
 from __future__ import annotations
 
-import json
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -20,7 +20,7 @@ def run(args) -> int:
         failed = ledger.rows("failed")
         pending = ledger.rows("pending") + ledger.rows("running")
     if args.json:
-        print(json.dumps({"corpus": str(args.corpus), "counts": counts, "totals": totals,
+        print(json_dumps({"corpus": str(args.corpus), "counts": counts, "totals": totals,
                           "failed": [{"video_id": r.video_id, "reason": r.reason, "attempts": r.attempts,
                                       "source": r.source} for r in failed],
                           "pending": sorted(r.video_id for r in pending)}, indent=1))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from signverse.core.jsonio import dumps as json_dumps
 
 TASKS = ("islr", "langid", "pose2text", "text2pose")
 SIGNX_TASKS = ("signx-fusion", "signx-gloss", "signx-video2pose")
@@ -29,6 +30,9 @@ def register(sub) -> None:
                    help="override a setting (repeatable): a model config field (d_model=128), a "
                         "training field (lr=5e-4, batch_size=16, patience=5, refit_all=false) or a "
                         "task input field (text_level=word, max_frames=128)")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="a quick check: at most N samples, evenly spread over DATA (signx-video2pose: "
+                        "the first N videos)")
     p.add_argument("--json", action="store_true", help="print the dev metrics as one JSON object")
     p.set_defaults(handler=run)
 
@@ -52,8 +56,10 @@ def _run_signx(args) -> int:
     options = _parse_sets(args.set)
     if args.epochs is not None:
         options["steps" if args.task != "signx-gloss" else "epochs"] = args.epochs
+    if args.limit:
+        options["limit"] = args.limit
     metrics = train_task(args.task, args.data, args.out, **options)
-    print(json.dumps(metrics) if args.json else f"trained {args.task} -> {args.out}: {metrics}")
+    print(json_dumps(metrics) if args.json else f"trained {args.task} -> {args.out}: {metrics}")
     return 0
 
 
@@ -72,11 +78,15 @@ def run(args) -> int:
         target[key] = value
     if args.threads is not None:
         train_over["threads"] = args.threads
+    samples = None
+    if args.limit:
+        from signverse.train.run import load_task_samples
+        samples = load_task_samples(args.data, limit=args.limit)
     metrics = train_task(args.task, args.data, args.out, model=args.model, epochs=args.epochs,
                          device=args.device, seed=args.seed, model_overrides=model_over,
-                         train_overrides=train_over, recipe_overrides=recipe_over)
+                         train_overrides=train_over, recipe_overrides=recipe_over, samples=samples)
     if args.json:
-        print(json.dumps(metrics["dev"]))
+        print(json_dumps(metrics["dev"]))
     else:
         dev = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics["dev"].items())
         print(f"trained {args.task} -> {args.out}  (best epoch {metrics['best_epoch']} of "

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,6 +18,12 @@ class PoseSeq:
     is missing; ``conf`` is ``[T, P, K]`` float32, 0 where a point is missing. ``layout`` names a
     layout of ``signverse.layouts``. Operations return new objects; arrays are never changed in place.
 
+    ``z`` is the optional depth ``[T, P, K]`` float32 (NaN where missing) of sources that have one
+    (a ``.pose`` file in XYZC, MediaPipe's relative depth or world landmarks in metres). Slicing
+    frames or people keeps it, layout conversion maps it and resampling interpolates it like
+    ``xy``; an operation that replaces ``xy`` without giving ``z`` drops it (it would no longer
+    line up).
+
     >>> import numpy as np
     >>> xy = np.zeros((3, 1, 2, 2), np.float32)
     >>> pose = PoseSeq(xy, np.ones((3, 1, 2), np.float32), fps=24.0, width=640, height=480, layout="custom")
@@ -30,6 +37,7 @@ class PoseSeq:
     width: int
     height: int
     layout: str
+    z: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         xy = np.asarray(self.xy, dtype=np.float32)
@@ -51,6 +59,15 @@ class PoseSeq:
                 conf = conf.copy()
                 xy[missing] = np.nan
                 conf[missing] = 0.0
+        if self.z is not None:
+            z = np.asarray(self.z, dtype=np.float32)
+            if z.shape != xy.shape[:3]:
+                raise SignverseError(f"z must be [T, P, K] = {xy.shape[:3]}, got shape {z.shape}")
+            absent = ~((conf > 0) & np.isfinite(xy[..., 0]))
+            if absent.any() and np.isfinite(z[absent]).any():
+                z = z.copy()
+                z[absent] = np.nan
+            object.__setattr__(self, "z", z)
         object.__setattr__(self, "xy", xy)
         object.__setattr__(self, "conf", conf)
         object.__setattr__(self, "fps", float(self.fps))
@@ -88,17 +105,27 @@ class PoseSeq:
         return self.valid.any(-1).sum(-1)
 
     # -- derived sequences -------------------------------------------------------------------
+    @property
+    def has_depth(self) -> bool:
+        return self.z is not None
+
     def replace(self, **changes) -> "PoseSeq":
+        if "xy" in changes and "z" not in changes and self.z is not None:
+            # the new xy may be moved, resampled or re-ordered: the old depth would not line up
+            logging.getLogger(__name__).debug("depth dropped by an operation that does not carry it")
+            changes["z"] = None
         return dataclasses.replace(self, **changes)
 
     def frames(self, start: int, stop: int | None = None) -> "PoseSeq":
         """Frames ``start:stop`` (time origin moves with them)."""
-        return self.replace(xy=self.xy[start:stop], conf=self.conf[start:stop])
+        return self.replace(xy=self.xy[start:stop], conf=self.conf[start:stop],
+                            z=None if self.z is None else self.z[start:stop])
 
     def persons(self, index) -> "PoseSeq":
         """Keep the people at ``index`` (an int keeps the person axis)."""
         index = [index] if isinstance(index, (int, np.integer)) else index
-        return self.replace(xy=self.xy[:, index], conf=self.conf[:, index])
+        return self.replace(xy=self.xy[:, index], conf=self.conf[:, index],
+                            z=None if self.z is None else self.z[:, index])
 
     @classmethod
     def empty(cls, n_frames: int, n_persons: int, n_points: int, *, fps: float, width: int,
@@ -111,3 +138,16 @@ class PoseSeq:
     def __repr__(self) -> str:
         return (f"PoseSeq(layout={self.layout!r}, frames={self.n_frames}, persons={self.n_persons}, "
                 f"points={self.n_points}, fps={self.fps:g}, size={self.width}x{self.height})")
+
+
+_DEPTH_WARNED: set[str] = set()
+
+
+def warn_depth_dropped(pose: PoseSeq, target: str) -> None:
+    """Say once per kind of target (a 2D-only format) that ``pose``'s depth is not written."""
+    if pose.z is None or target in _DEPTH_WARNED:
+        return
+    _DEPTH_WARNED.add(target)
+    logging.getLogger(__name__).warning(
+        "%s stores 2D coordinates only: the depth (z) of the source is not written "
+        "(a .pose file keeps it)", target)

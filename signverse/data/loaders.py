@@ -8,6 +8,8 @@ Sources (detected in this order):
 * an ``MP_Data`` folder (``<word>/<sequence>/<frame>.npy``) -> ``mediapipe.read_mp_data``;
 * an index CSV (``path,label[,signer,text,split]``) of pose files, or a folder holding
   ``index.csv`` -> ``read_pose_index``;
+* a folder of pose files (``.pose`` / ``poses.npz``, recursive) without an index -> one
+  unlabelled Sample per file (``read_pose_folder``: self-supervised training, e.g. signx-fusion);
 * a single pose file (``.pose``, ...) -> one Sample.
 """
 from __future__ import annotations
@@ -108,6 +110,48 @@ def read_pose_index(index_csv: str | Path, *, lazy: bool = True, errors: str = "
                           signer=_pick(row, "signer"), sign_language=_pick(row, "sign_language"),
                           video_id=_pick(row, "video_id") or sid, split=_pick(row, "split"),
                           meta={k: v for k, v in row.items() if k and k not in ("path",)}))
+    return _unique_ids(out, index_csv)
+
+
+def _unique_ids(samples: list[Sample], source: Path) -> list[Sample]:
+    """Ids repeated across sign languages (one recording listed under several lexicons, as in the
+    fingerspelling index) become ``<id>#<language>``; the video id stays shared, so splits keep
+    the copies together. Ids repeated within one language are an error naming them."""
+    from collections import Counter
+    counts = Counter(s.sample_id for s in samples)
+    if all(n == 1 for n in counts.values()):
+        return samples
+    for s in samples:
+        if counts[s.sample_id] > 1 and s.sign_language:
+            s.sample_id = f"{s.sample_id}#{s.sign_language}"
+    repeated = sorted(sid for sid, n in Counter(s.sample_id for s in samples).items() if n > 1)
+    if repeated:
+        shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} more" if len(repeated) > 5 else "")
+        raise InputError(source, f"{len(repeated)} sample id(s) repeat within one language: {shown} "
+                                 "(give each row a unique sample_id)")
+    log.info("%s: %d ids repeat across sign languages; made unique as <id>#<language>", source,
+             sum(1 for n in counts.values() if n > 1))
+    return samples
+
+
+def _pose_files(folder: Path) -> list[Path]:
+    from signverse.io.sources import POSE_SUFFIXES
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in POSE_SUFFIXES and p.is_file())
+
+
+def read_pose_folder(folder: str | Path, *, lazy: bool = True, **read_options: Any) -> list[Sample]:
+    """One unlabelled Sample per pose file under ``folder`` (id = path without suffix, relative
+    to ``folder``). Poses are read on access when ``lazy``."""
+    from signverse.io import read_pose
+    folder = Path(folder)
+    files = _pose_files(folder)
+    if not files:
+        raise InputError(folder, "no .pose or .npz files found")
+    out = []
+    for path in files:
+        sid = path.relative_to(folder).with_suffix("").as_posix()
+        pose = FilePose(path, **read_options) if lazy else read_pose(path, **read_options)
+        out.append(Sample(sid, pose, video_id=sid, meta={"path": str(path)}))
     return out
 
 
@@ -176,7 +220,8 @@ def _is_corpus(path: Path) -> bool:
 
 
 def detect_source(path: str | Path) -> str:
-    """Name of the source kind at ``path``: corpus, islr, phoenix, mp_data, index, pose_file."""
+    """Name of the source kind at ``path``: corpus, islr, phoenix, mp_data, index, pose_folder,
+    pose_file."""
     from signverse.data.mediapipe import is_islr_folder, is_mp_data
     from signverse.data.phoenix import is_phoenix_folder
     path = Path(path)
@@ -196,16 +241,39 @@ def detect_source(path: str | Path) -> str:
         return "index"
     if _is_corpus(path):
         return "corpus"
+    if _pose_files(path):
+        return "pose_folder"
     raise InputError(path, "not a known sample source (corpus store, ISLR npz folder, PHOENIX "
-                           "folder, MP_Data folder, index CSV or pose file)")
+                           "folder, MP_Data folder, index CSV, folder of pose files or pose file)")
 
 
-def load_samples(path: str | Path, *, source: str | None = None, **options: Any) -> list[Sample]:
+def spread(items: list, limit: int | None) -> list:
+    """At most ``limit`` of ``items``, evenly spaced (so signers and classes stay mixed)."""
+    if not limit or len(items) <= limit:
+        return items
+    import numpy as np
+    return [items[i] for i in np.unique(np.linspace(0, len(items) - 1, limit).round().astype(int))]
+
+
+def load_samples(path: str | Path, *, source: str | None = None, limit: int | None = None,
+                 **options: Any) -> list[Sample]:
     """Load every Sample from ``path``; ``source`` forces a kind (see ``detect_source``);
-    ``options`` go to the reader (e.g. ``split=`` for a corpus/PHOENIX, ``width=`` for MediaPipe)."""
-    from signverse.data import mediapipe, phoenix
+    ``options`` go to the reader (e.g. ``split=`` for a corpus/PHOENIX, ``width=`` for MediaPipe).
+    ``limit`` keeps at most that many samples, evenly spread over the source (a quick check);
+    an ISLR folder then reads only a few of its signer files."""
     path = Path(path)
     kind = source or detect_source(path)
+    if limit:
+        if kind == "islr" and "signers" not in options:
+            import math
+            files = [f.stem for f in sorted(path.glob("*.npz"))]
+            options["signers"] = spread(files, min(len(files), max(3, math.ceil(limit / 20))))
+        return spread(_load_samples(path, kind, options), limit)
+    return _load_samples(path, kind, options)
+
+
+def _load_samples(path: Path, kind: str, options: dict) -> list[Sample]:
+    from signverse.data import mediapipe, phoenix
     if kind == "islr":
         return mediapipe.load_islr(path, **options)
     if kind == "mp_data":
@@ -218,11 +286,13 @@ def load_samples(path: str | Path, *, source: str | None = None, **options: Any)
         return read_pose_index(path / "index.csv" if path.is_dir() else path, **options)
     if kind == "corpus":
         return samples_from_corpus(path, **options)
+    if kind == "pose_folder":
+        return read_pose_folder(path, **options)
     if kind == "pose_file":
         from signverse.io import read_pose
         return [Sample(path.stem, read_pose(path, **options), video_id=path.stem)]
     raise SignverseError(f"unknown sample source '{kind}' "
-                         "(corpus, islr, phoenix, mp_data, index, pose_file)")
+                         "(corpus, islr, phoenix, mp_data, index, pose_folder, pose_file)")
 
 
 def iter_labels(samples: Iterable[Sample], field: str = "label") -> list[str]:

@@ -79,4 +79,9 @@ def read_pose(path: str | Path, **options) -> PoseSeq:
 
 
 def write_pose(pose: PoseSeq, path: str | Path, **options):
-    return format_for(path).write(pose, path, **options)
+    """Write one pose sequence; the format follows the suffix (a ``.pose`` file keeps depth)."""
+    fmt = format_for(path)
+    if fmt.name != "pose":
+        from signverse.core.pose import warn_depth_dropped
+        warn_depth_dropped(pose, f"a {fmt.name} file")
+    return fmt.write(pose, path, **options)

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from signverse.core.errors import InputError
 from signverse.core.records import Segment
+from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +274,7 @@ def write_captions_json(path: str | Path, video_id: str, segments: Mapping[str, 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(captions_json_dict(video_id, segments, **options), ensure_ascii=False,
+    tmp.write_text(json_dumps(captions_json_dict(video_id, segments, **options), ensure_ascii=False,
                               indent=1), encoding="utf-8")
     tmp.replace(path)
     return path

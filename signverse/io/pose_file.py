@@ -133,7 +133,9 @@ def _custom_layout(header) -> tuple[Layout, list[np.ndarray]]:
 def pose_from_pose_format(pose, source: str | Path = "<pose>") -> PoseSeq:
     """Convert a ``pose_format.Pose`` object into a PoseSeq."""
     layout, index = _placement(pose.header, source)
-    data = np.ma.getdata(pose.body.data)[..., :2].astype(np.float32)
+    raw = np.ma.getdata(pose.body.data)
+    data = raw[..., :2].astype(np.float32)
+    depth = raw[..., 2].astype(np.float32) if raw.shape[-1] >= 3 else None   # XYZC: keep z
     mask = np.ma.getmaskarray(pose.body.data)[..., :2].any(-1)
     conf = np.asarray(pose.body.confidence, np.float32)
     if data.ndim != 4 or conf.shape != data.shape[:3]:
@@ -149,20 +151,25 @@ def pose_from_pose_format(pose, source: str | Path = "<pose>") -> PoseSeq:
         mask = mask | broken
         data = np.where(broken[..., None], np.nan, data)
     conf = np.where(mask, 0.0, conf)
+    if depth is not None:   # z of a missing point, or a non-finite z, is missing too
+        depth = np.where(mask | ~np.isfinite(depth), np.nan, depth)
     n_frames, n_persons = data.shape[:2]
     xy = np.full((n_frames, n_persons, layout.num_points, 2), np.nan, np.float32)
     out_conf = np.zeros((n_frames, n_persons, layout.num_points), np.float32)
+    z = None if depth is None else np.full((n_frames, n_persons, layout.num_points), np.nan, np.float32)
     at = 0
     for idx in index:
         xy[:, :, idx] = data[:, :, at:at + len(idx)]
         out_conf[:, :, idx] = conf[:, :, at:at + len(idx)]
+        if z is not None:
+            z[:, :, idx] = depth[:, :, at:at + len(idx)]
         at += len(idx)
     dims = pose.header.dimensions
     fps = float(pose.body.fps) if pose.body.fps else 0.0
     if not fps > 0:
         raise InputError(source, f"the .pose header has no usable fps ({pose.body.fps})")
     return PoseSeq(xy, out_conf, fps=fps, width=int(dims.width), height=int(dims.height),
-                   layout=layout.name)
+                   layout=layout.name, z=z)
 
 
 def read_pose_file(path: str | Path) -> PoseSeq:
@@ -183,7 +190,7 @@ def read_pose_file(path: str | Path) -> PoseSeq:
 
 
 def pose_to_pose_format(pose: PoseSeq):
-    """Convert a PoseSeq into a ``pose_format.Pose`` (format XYC, pixels)."""
+    """Convert a PoseSeq into a ``pose_format.Pose`` (pixels; XYZC when the pose has depth, else XYC)."""
     _pose_format()
     from pose_format import Pose
     from pose_format.numpy.pose_body import NumPyPoseBody
@@ -204,10 +211,12 @@ def pose_to_pose_format(pose: PoseSeq):
         limbs += [(a + offset, b + offset) for a, b in comp.limbs]
     for out_name, (points, limbs) in merged.items():
         colors = [(255, 255, 255)] * max(1, len(limbs))
-        components.append(PoseHeaderComponent(out_name, points, limbs, colors, "XYC"))
+        components.append(PoseHeaderComponent(out_name, points, limbs, colors,
+                                              "XYZC" if pose.z is not None else "XYC"))
     header = PoseHeader(0.2, PoseHeaderDimensions(width=pose.width, height=pose.height, depth=0),
                         components)
-    data = np.ma.masked_invalid(pose.xy)
+    coords = pose.xy if pose.z is None else np.concatenate([pose.xy, pose.z[..., None]], -1)
+    data = np.ma.masked_invalid(coords)
     data.mask = np.broadcast_to(~pose.valid[..., None], data.shape).copy()
     body = NumPyPoseBody(fps=pose.fps, data=data, confidence=pose.conf)
     return Pose(header, body)

@@ -112,5 +112,5 @@ def _iter_folder(path: Path, failures: list[Failure] | None, read_options) -> It
 def _record(failures: list[Failure] | None, failure: Failure) -> None:
     if failures is None:
         raise InputError(failure.name, failure.reason)
-    log.warning("%s", failure.reason)
+    log.info("%s", failure.reason)   # the caller lists failures once; a warning here would repeat it
     failures.append(failure)

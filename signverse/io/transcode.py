@@ -2,8 +2,10 @@
 
 Targets: one ``.pose`` file, one SignVerse-2M ``poses.npz``, a folder of ``.pose`` files, a
 SignVerse-2M shard (``.tar``) or a shard folder, a corpus store, OpenPose frame folders or
-POSE_KEYPOINT ``.json`` files. Unreadable inputs are recorded
-and the rest converts; the caller lists the failures.
+POSE_KEYPOINT ``.json`` files. Unreadable inputs are recorded and the rest converts; the caller
+lists the failures. A target that cannot hold the source (two sequences into one ``.pose``, an
+unknown suffix) is an error, and an existing target is never replaced or mixed into silently
+(``mode``: refuse, overwrite or append).
 
 Captions travel with the poses: release -> release keeps every caption track (the WebVTT texts as
 stored, captions.json rebuilt from them); release -> corpus cuts one clip per cue of the video's
@@ -43,15 +45,31 @@ class ConvertReport:
     failures: list[Failure] = field(default_factory=list)
 
 
+# What each output suffix holds; a folder name without a suffix is a corpus.
+SUFFIX_FORMATS = {".pose": "pose", ".npz": "npz", ".tar": "signverse2m", ".json": "pose_keypoint",
+                  "": "corpus"}
+MODES = ("refuse", "overwrite", "append")
+
+
 def target_format(dst: str | Path, fmt: str | None) -> str:
-    """The output format: as given, else from DST's suffix (.pose, .npz, .tar), else a corpus."""
+    """The output format: as given, else from DST's suffix (.pose, .npz, .tar, .json; none: a corpus).
+
+    Any other suffix (``out.json``, ``x.mp4``) is an error rather than a silent corpus: pass
+    ``fmt`` to mean a folder of that name.
+    """
     if fmt:
         if fmt not in FORMATS:
             raise SignverseError(f"unknown output format '{fmt}' (known: {', '.join(FORMATS)})")
         return fmt
-    suffix = Path(dst).suffix.lower()
-    return {".pose": "pose", ".npz": "npz", ".tar": "signverse2m", ".json": "pose_keypoint"}.get(
-        suffix, "corpus")
+    dst = Path(dst)
+    if (dst / "corpus.json").is_file():
+        return "corpus"
+    suffix = dst.suffix.lower()
+    if suffix not in SUFFIX_FORMATS:
+        raise InputError(dst, f"cannot tell the output format from the suffix '{dst.suffix}': name a "
+                              ".pose or .npz file, a .tar shard, a .json (POSE_KEYPOINT) or a folder "
+                              "without a suffix (a corpus), or pass --format " + "|".join(FORMATS))
+    return SUFFIX_FORMATS[suffix]
 
 
 def safe_name(name: str) -> str:
@@ -66,6 +84,8 @@ def safe_name(name: str) -> str:
 
 def _to_release(pose: PoseSeq) -> PoseSeq:
     """The release stores dwpose at an integer fps (24 in SignVerse-2M)."""
+    from signverse.core.pose import warn_depth_dropped
+    warn_depth_dropped(pose, "the SignVerse-2M release format")
     pose = convert(pose, "dwpose")
     if abs(pose.fps - round(pose.fps)) > 1e-6:
         from signverse.ops import resample
@@ -74,12 +94,36 @@ def _to_release(pose: PoseSeq) -> PoseSeq:
     return pose
 
 
+def _refuse_existing(dst: Path, mode: str, *, can_append: bool, what: str) -> None:
+    """An existing output is never replaced or added to silently."""
+    if mode == "refuse":
+        options = "--overwrite to replace it" + (" or --append to add to it" if can_append else "")
+        raise InputError(dst, f"{what} exists; pass {options}")
+    if mode == "append" and not can_append:
+        raise InputError(dst, f"{what} exists and cannot be appended to; pass --overwrite to replace it")
+
+
+def _one_item(items, src, dst: Path) -> Item | None:
+    """The only item of ``items``; a second one is an error (a single-file target holds one)."""
+    first = next(items, None)
+    if first is not None and next(items, None) is not None:
+        raise InputError(dst, f"a {dst.suffix} file holds one sequence but {src} holds several: name a "
+                              "folder (--format pose), a .tar shard or a corpus folder instead")
+    return first
+
+
 def convert_path(src: str | Path, dst: str | Path, *, fmt: str | None = None,
-                 layout: str | None = None, transform=None) -> ConvertReport:
+                 layout: str | None = None, mode: str = "refuse", transform=None) -> ConvertReport:
     """Convert every pose sequence under ``src`` into ``dst`` (see the module docstring).
 
-    ``transform(item, pose) -> pose``, if given, is applied to each sequence before writing
-    (``signverse anonymize`` uses it)."""
+    An existing ``dst`` is refused unless ``mode`` is ``"overwrite"`` (replace it) or
+    ``"append"`` (add to a shard, a corpus or a folder of .pose files; a corpus only takes poses
+    of the layout its pose field is named after). ``transform(item, pose) -> pose``, if given, is
+    applied to each sequence before writing (``signverse anonymize`` uses it).
+    """
+    if mode not in MODES:
+        raise SignverseError(f"unknown mode '{mode}' (known: {', '.join(MODES)})")
+    explicit = fmt is not None
     fmt = target_format(dst, fmt)
     dst = Path(dst)
     report = ConvertReport()
@@ -90,33 +134,48 @@ def convert_path(src: str | Path, dst: str | Path, *, fmt: str | None = None,
         pose = convert(item.pose, layout) if layout else item.pose
         return transform(item, pose) if transform is not None else pose
 
-    if fmt in ("pose", "npz") and single and dst.suffix.lower() == f".{fmt}":
-        from signverse.io import write_pose
-        for item in items:
-            pose = _to_release(prepared(item)) if fmt == "npz" else prepared(item)
-            options = {"video_id": safe_name(item.name)} if fmt == "npz" else {}
-            report.written.append(str(write_pose(pose, dst, **options)))
-        return report
+    if fmt in ("pose", "npz") and dst.suffix.lower() == f".{fmt}" and not (explicit and dst.is_dir()):
+        if not explicit or single:
+            from signverse.io import write_pose
+            if dst.exists():
+                _refuse_existing(dst, mode, can_append=False, what="output file")
+            item = _one_item(iter(items), src, dst)
+            if item is not None:
+                pose = _to_release(prepared(item)) if fmt == "npz" else prepared(item)
+                options = {"video_id": safe_name(item.name)} if fmt == "npz" else {}
+                report.written.append(str(write_pose(pose, dst, **options)))
+            return report
     if fmt == "pose":
-        from signverse.io.pose_file import write_pose_file
-        dst.mkdir(parents=True, exist_ok=True)
-        renamed: dict[str, str] = {}
-        try:
-            for item in items:
-                def add(item=item) -> None:
-                    name = safe_name(item.name)
-                    report.written.append(str(write_pose_file(prepared(item), dst / f"{name}.pose")))
-                    if name != item.name:
-                        renamed[f"{name}.pose"] = item.name
-                _guard(report, item, add)
-        finally:
-            _record_names(dst, renamed)
-        return report
+        return _write_pose_folder(items, dst, prepared, report, mode)
     if fmt in ("openpose", "pose_keypoint"):
-        return _write_openpose(items, dst, fmt, single, prepared, report)
+        return _write_openpose(items, dst, fmt, single, prepared, report, mode)
     if fmt in ("signverse2m", "npz"):
-        return _write_release(items, dst, prepared, report)
-    return _write_corpus(items, dst, prepared, report)
+        return _write_release(items, dst, prepared, report, mode)
+    return _write_corpus(items, dst, prepared, report, mode)
+
+
+def _write_pose_folder(items, dst: Path, prepared, report: ConvertReport, mode: str) -> ConvertReport:
+    from signverse.io.pose_file import write_pose_file
+    if dst.exists() and not dst.is_dir():
+        raise InputError(dst, "exists and is not a folder")
+    if dst.is_dir() and any(dst.glob("*.pose")):
+        _refuse_existing(dst, mode, can_append=True, what="folder of .pose files")
+    dst.mkdir(parents=True, exist_ok=True)
+    renamed: dict[str, str] = {}
+    try:
+        for item in items:
+            def add(item=item) -> None:
+                name = safe_name(item.name)
+                target = dst / f"{name}.pose"
+                if target.exists() and mode != "overwrite":
+                    raise InputError(target, "exists (not replaced; pass --overwrite)")
+                report.written.append(str(write_pose_file(prepared(item), target)))
+                if name != item.name:
+                    renamed[f"{name}.pose"] = item.name
+            _guard(report, item, add)
+    finally:
+        _record_names(dst, renamed)
+    return report
 
 
 def _record_names(folder: Path, renamed: dict[str, str]) -> None:
@@ -143,7 +202,8 @@ def _guard(report: ConvertReport, item: Item, action) -> None:
     except StoreWriteError:
         raise   # the output failed (disk full...), not this item: stop, the rerun continues
     except SignverseError as exc:
-        log.warning("%s: %s", item.name, exc)
+        # not a warning: the caller lists every failure once at the end
+        log.info("%s: %s", item.name, exc)
         report.failures.append(Failure(item.name, str(exc)))
 
 
@@ -176,10 +236,13 @@ def _temp_folder(parent: Path):
     return folder, CorpusLock(folder, _OWNER).acquire()
 
 
-def _write_openpose(items, dst: Path, fmt: str, single: bool, prepared, report: ConvertReport):
+def _write_openpose(items, dst: Path, fmt: str, single: bool, prepared, report: ConvertReport,
+                    mode: str) -> ConvertReport:
     """OpenPose: a folder of frame files per video (DST itself for one video, else DST/<name>/).
     POSE_KEYPOINT: one .json per video (DST itself when it ends in .json, else DST/<name>.json)."""
     from signverse.io.openpose_json import write_openpose_folder, write_pose_keypoint
+    if dst.exists() and (dst.is_file() or any(dst.iterdir())):
+        _refuse_existing(dst, mode, can_append=False, what="output")
     for item in items:
         name = safe_name(item.name)
         if fmt == "openpose":
@@ -193,9 +256,20 @@ def _write_openpose(items, dst: Path, fmt: str, single: bool, prepared, report: 
     return report
 
 
-def _write_release(items, dst: Path, prepared, report: ConvertReport) -> ConvertReport:
+def _write_release(items, dst: Path, prepared, report: ConvertReport, mode: str) -> ConvertReport:
+    import itertools
+
     from signverse.io.signverse2m import ShardWriter
     one_tar = dst.suffix.lower() == ".tar"
+    if one_tar and dst.exists():
+        _refuse_existing(dst, mode, can_append=True, what="shard")
+        if mode == "append":   # the shard's videos first, then the new ones, into one new shard
+            items = itertools.chain(iter_items(dst, report.failures), items)
+    elif not one_tar and dst.is_dir() and any(dst.iterdir()):
+        _refuse_existing(dst, mode, can_append=False, what="release folder")
+        if not (any(dst.glob("Sign_DWPose_NPZ_*.tar")) or any(dst.glob("*/npz"))):
+            raise InputError(dst, "is not a release folder; refusing to delete it")
+        shutil.rmtree(dst)
     owner = None
     if one_tar:
         out_dir, owner = _temp_folder(dst.parent)
@@ -210,7 +284,9 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport) -> Convert
                     video_id = item.meta.get("video_id") or safe_name(item.name)
                     if writer.add_video(video_id, _to_release(prepared(item)), captions=_captions(item),
                                         vtt=item.meta.get("vtt")):
-                        report.written.append(item.name)    # False: that video id was already published
+                        report.written.append(item.name)
+                    else:
+                        raise SignverseError(f"video id {video_id!r} already in the output (not added twice)")
                 _guard(report, item, add)
         if one_tar:
             shards = sorted(out_dir.glob("*.tar"))
@@ -233,25 +309,40 @@ def _captions(item: Item) -> dict | None:
     return {lang: list(cues) for lang, cues in segments.items() if cues} or None
 
 
-def _write_corpus(items, dst: Path, prepared, report: ConvertReport) -> ConvertReport:
+def _write_corpus(items, dst: Path, prepared, report: ConvertReport, mode: str) -> ConvertReport:
+    from signverse.core.pose import warn_depth_dropped
     from signverse.io.corpus import CorpusWriter
+    if (dst / "corpus.json").is_file():
+        _refuse_existing(dst, mode, can_append=True, what="corpus")
+        if mode == "overwrite":
+            shutil.rmtree(dst)
+    elif dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
+        raise InputError(dst, "exists and is not a corpus (refusing to write into it)")
     with CorpusWriter(dst) as writer:
+        def store(clip: Clip) -> None:
+            if not writer.add(clip):
+                raise SignverseError(f"clip id {clip.clip_id!r} already in the corpus (not added twice)")
+            report.written.append(clip.clip_id)
+
         for item in items:
             def add(item=item):
                 pose = prepared(item)
+                warn_depth_dropped(pose, "the corpus store")
+                field = writer.field
+                # One pose field holds one layout, and is named after it: never file a
+                # coco-wholebody sequence under a mediapipe-holistic field.
+                if field is not None and pose.layout != field:
+                    raise SignverseError(f"layout {pose.layout} differs from the corpus's pose field "
+                                         f"'{field}'; pass --layout {field} to convert it")
                 if "clip_id" in item.meta:
-                    clip = Clip.from_dict({**item.meta, "pose": pose})
+                    store(Clip.from_dict({**item.meta, "pose": pose}))
                 elif _captions(item):
                     for clip in _cue_clips(item, pose):
-                        if writer.add(clip):
-                            report.written.append(clip.clip_id)
-                    return
+                        store(clip)
                 else:
                     name = safe_name(item.name)
-                    clip = Clip(clip_id=name, video_id=safe_name(item.meta.get("video_id", name)),
-                                start=0.0, end=pose.duration, pose=pose)
-                if writer.add(clip):
-                    report.written.append(clip.clip_id)
+                    store(Clip(clip_id=name, video_id=safe_name(item.meta.get("video_id", name)),
+                               start=0.0, end=pose.duration, pose=pose))
             _guard(report, item, add)
     return report
 

@@ -57,7 +57,11 @@ class PointMap:
         missing = ~used.any(-1) | (out_conf <= 0) | ~np.isfinite(out_conf)
         out_xy[missing] = np.nan
         out_conf[missing] = 0.0
-        return pose.replace(xy=out_xy, conf=out_conf, layout=self.dst)
+        out_z = None
+        if pose.z is not None:   # depth maps like the coordinates (a mean for synthesised points)
+            out_z = (np.nan_to_num(pose.z)[:, :, safe] * weight).sum(-1)
+            out_z[missing | ~np.isfinite(np.where(used, pose.z[:, :, safe], 0)).all(-1)] = np.nan
+        return pose.replace(xy=out_xy, conf=out_conf, layout=self.dst, z=out_z)
 
 
 def name_map(src: Layout, dst: Layout,

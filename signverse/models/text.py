@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from signverse.core.errors import InputError
+from signverse.core.jsonio import dumps as json_dumps
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -108,7 +109,7 @@ class LabelMap:
 
 
 def save_json(obj: dict, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(obj, indent=1, ensure_ascii=False))
+    Path(path).write_text(json_dumps(obj, indent=1, ensure_ascii=False))
 
 
 def load_json(path: str | Path) -> dict:

@@ -47,4 +47,8 @@ def resample(pose: PoseSeq, fps: float) -> PoseSeq:
     conf = np.where(exact, pose.conf[left], pose.conf[left] + (pose.conf[right] - pose.conf[left]) * frac)
     xy = np.where(ok[..., None], xy, np.nan).astype(np.float32)
     conf = np.where(ok, conf, 0.0).astype(np.float32)
-    return pose.replace(xy=xy, conf=conf, fps=float(fps))
+    z = None
+    if pose.z is not None:   # depth is interpolated like the coordinates
+        z_l, z_r = pose.z[left].astype(np.float64), pose.z[right].astype(np.float64)
+        z = np.where(ok, np.where(exact, z_l, z_l + (z_r - z_l) * frac), np.nan).astype(np.float32)
+    return pose.replace(xy=xy, conf=conf, fps=float(fps), z=z)

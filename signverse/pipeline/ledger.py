@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from signverse.core.errors import InputError
+from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ class Ledger:
         """The video's clips are durably stored: it will never be processed again."""
         self._tx("UPDATE videos SET state='done', reason=NULL, clips=?, rejected=?, frames=?, seconds=?, "
                  "info=?, updated=? WHERE video_id=?",
-                 (int(clips), int(rejected), int(frames), float(seconds), json.dumps(info or {}),
+                 (int(clips), int(rejected), int(frames), float(seconds), json_dumps(info or {}),
                   time.time(), video_id))
 
     def fail(self, video_id: str, reason: str) -> None:
@@ -200,7 +201,7 @@ class Ledger:
 
     @_sql
     def set_meta(self, key: str, value: Any) -> None:
-        self._tx("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        self._tx("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json_dumps(value)))
 
     # -- reads --------------------------------------------------------------------------------
     @_sql

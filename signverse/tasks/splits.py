@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from signverse.core.errors import InputError, SignverseError
+from signverse.core.jsonio import dumps as json_dumps
 
 DEFAULT_SEED = 20240611
 PARTS = ("train", "dev", "test")
@@ -76,7 +77,7 @@ class Split:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True), encoding="utf-8")
+        path.write_text(json_dumps(self.to_dict(), indent=1, sort_keys=True), encoding="utf-8")
         return path
 
     @classmethod

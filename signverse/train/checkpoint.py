@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from signverse.core.errors import InputError
+from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _json_default(o):
 
 def write_json(path: Path, obj: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False, default=_json_default))
+    tmp.write_text(json_dumps(obj, indent=1, ensure_ascii=False, default=_json_default))
     tmp.replace(path)   # atomic: a crash never leaves half a file
 
 

@@ -392,6 +392,7 @@ class Text2PoseSettings:
     eval_limit: int = 200            # dev samples scored per evaluation (DTW is not free)
     person: int = 0
     fps: float = 24.0                # frame rate of the training clips (set by fit_data)
+    placement: dict | None = None    # typical frame size / neck / shoulder width in px (fit_data)
 
 
 def pose_to_frames(pose: PoseSeq, person: int = 0) -> np.ndarray:
@@ -473,6 +474,8 @@ class Text2PoseRecipe(Recipe):
             raise SignverseError("no training sample has a text (or label)")
         self.vocab = Vocab.build((_text_of(s) for s in samples), level=self.settings.text_level)
         self.settings.fps = float(samples[0].pose.fps)
+        from signverse.train.placement import measure_placement
+        self.settings.placement = measure_placement([s.pose for s in samples])
         return self.prepare(samples)
 
     def io_sizes(self):

@@ -32,8 +32,9 @@ TRAIN_DEFAULTS: dict[str, dict] = {
 DEV_FRACTION = 0.15
 
 
-def load_task_samples(data: str | Path) -> list:
-    """Samples from any source ``signverse.data.load_samples`` understands."""
+def load_task_samples(data: str | Path, limit: int | None = None) -> list:
+    """Samples from any source ``signverse.data.load_samples`` understands (at most ``limit``,
+    evenly spread, when given)."""
     try:
         from signverse.data.loaders import load_samples
     except ImportError as exc:   # the data package is part of signverse; this only guards a broken install
@@ -41,9 +42,10 @@ def load_task_samples(data: str | Path) -> list:
     path = Path(data)
     if path.is_file() and path.suffix.lower() == ".npz" and _is_packed_islr(path):
         from signverse.data.mediapipe import read_islr_npz
-        samples = read_islr_npz(path)
+        from signverse.data.loaders import spread
+        samples = spread(read_islr_npz(path), limit)
     else:
-        samples = load_samples(data)
+        samples = load_samples(data, limit=limit)
     if not samples:
         raise InputError(data, "holds no samples")
     return samples
@@ -185,9 +187,15 @@ def evaluate_run(run: str | Path, data: str | Path, *, device: str = "cpu", samp
     return loaded.recipe.evaluate(loaded.model, items, device)
 
 
-def predict_run(run: str | Path, inputs: str | Path, *, device: str = "cpu") -> list[dict]:
+def predict_run(run: str | Path, inputs: str | Path, *, device: str = "cpu",
+                size: tuple[int, int] | None = None) -> list[dict]:
     """Predictions of the run's model for every sample of ``inputs`` (pose file / npz / folder),
-    or, for text2pose, for a text (``inputs`` that is not an existing path) or a .txt of lines."""
+    or, for text2pose, for a text (``inputs`` that is not an existing path) or a .txt of lines.
+
+    text2pose rows hold ``pose``: a one-person dwpose ``PoseSeq`` in pixels, placed like the
+    training data's signers in a frame of their typical size (or of ``size`` = (width, height)).
+    """
+    from signverse.train.placement import place_frames
     loaded = load_run(run, device)
     path = Path(inputs)
     if loaded.files.task == "text2pose":
@@ -197,7 +205,15 @@ def predict_run(run: str | Path, inputs: str | Path, *, device: str = "cpu") -> 
             texts = [s.text or s.label or "" for s in load_task_samples(path)]
         else:
             texts = [str(inputs)]
-        return loaded.recipe.predict(loaded.model, loaded.recipe.prepare_texts(texts), device)
+        rows = loaded.recipe.predict(loaded.model, loaded.recipe.prepare_texts(texts), device)
+        placement = getattr(loaded.recipe.settings, "placement", None)
+        if placement is None:
+            log.warning("%s records no frame placement (trained before it was recorded): generated "
+                        "poses use a default upper-body shot", run)
+        for row in rows:
+            row["pose"] = place_frames(row["pose"], placement, size=size, fps=row.get("fps", 24.0))
+            row["width"], row["height"] = row["pose"].width, row["pose"].height
+        return rows
     if not path.exists():
         raise InputError(path, "no such file or folder")
     items = loaded.recipe.prepare(load_task_samples(path))

@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from signverse.core.errors import SignverseError
+from signverse.core.jsonio import dumps as json_dumps
 from signverse.models.schedule import lr_factor
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ class Trainer:
         log.info("epoch %s: %s", row.get("epoch"), {k: v for k, v in row.items() if k != "epoch"})
         if self.log_path:
             with self.log_path.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+                fh.write(json_dumps(row) + "\n")
 
     def fit(self) -> TrainResult:
         torch, cfg = self.torch, self.cfg

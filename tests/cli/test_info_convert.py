@@ -23,6 +23,10 @@ def test_info_json_on_pose_file(capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["layout"] == "openpose-137" and info["frames"] == 93 and info["width"] == 1000
     assert info["persons_per_frame"] == {"min": 1, "mean": 1.0, "max": 1}
+    assert info["visible_min_conf"] == 0.5 and info["points"] == 124 and info["layout_points"] == 137
+    assert 0.3 < info["visible"]["left_hand"] < 0.6 and 0.4 < info["visible"]["right_hand"] < 0.7
+    assert run("info", shared("poses", "openpose.pose"), "--json", "--min-conf", "0.0001") == 0
+    info = json.loads(capsys.readouterr().out)
     assert 0.4 < info["visible"]["left_hand"] < 0.7 and info["visible"]["right_hand"] == 1.0
 
 

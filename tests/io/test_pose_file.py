@@ -58,7 +58,7 @@ def test_converted_real_file_round_trips(tmp_path):
     # and pose-format itself reads it
     from pose_format import Pose
     p = Pose.read((tmp_path / "dw.pose").read_bytes())
-    assert p.body.data.shape == (62, 1, 128, 2)
+    assert p.body.data.shape == (62, 1, 128, 3)   # x, y and the depth the XYZC source had
 
 
 def test_bad_files(tmp_path):

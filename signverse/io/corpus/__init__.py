@@ -17,6 +17,7 @@ from signverse.io.corpus.clipset import ClipSet
 from signverse.io.corpus.limits import ReadLimits
 from signverse.io.corpus.lock import CorpusLocked, StoreWriteError
 from signverse.io.corpus.reader import Corpus, UnknownClip
+from signverse.io.corpus.rows import decode_pose_batch, decode_pose_row
 from signverse.io.corpus.writer import CorpusWriter, DuplicateClip, add_pose_field
 
 
@@ -28,4 +29,5 @@ def open_corpus(path: str | Path, **options) -> Corpus:
 
 
 __all__ = ["ClipSet", "Corpus", "CorpusLocked", "CorpusWriter", "DuplicateClip", "ReadLimits",
-           "StoreWriteError", "UnknownClip", "add_pose_field", "open_corpus"]
+           "StoreWriteError", "UnknownClip", "add_pose_field", "decode_pose_batch", "decode_pose_row",
+           "open_corpus"]

@@ -9,6 +9,8 @@ import numpy as np
 from signverse.core.errors import SignverseError
 from signverse.core.records import Clip
 
+# The names summaries give to missing values (signverse.io.corpus.summary)
+_NULL_NAMES = {"sign_language": "unknown", "split": "none"}
 _ALIASES = {"language": "sign_language", "lang": "sign_language"}
 # Free-text columns stay on disk until asked for: selections over millions of clips stay light.
 _HEAVY = ("text", "gloss", "qc_extra")
@@ -82,7 +84,9 @@ class ClipSet:
         """Keep clips whose columns equal the given values (a list/tuple/set means any of them).
 
         Also ``min_duration``/``max_duration`` (seconds), ``min_frames``/``max_frames`` and
-        ``qc_min={"signer_frac": 0.8}``. ``language`` is an alias of ``sign_language``.
+        ``qc_min={"signer_frac": 0.8}``. ``language`` is an alias of ``sign_language``;
+        ``language="unknown"`` / ``split="none"`` (what ``info`` calls missing values) and ``None``
+        select the clips that have none.
         """
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -108,12 +112,16 @@ class ClipSet:
                 column = _ALIASES.get(key, key)
                 self._check_column(column)
                 col = self._column(column)
-                if value is None:
-                    mask = both(pc.is_null(col))
-                elif isinstance(value, (list, tuple, set, frozenset)):
-                    mask = both(pc.is_in(col, value_set=pa.array(list(value))))
-                else:
-                    mask = both(pc.equal(col, value))
+                values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+                # what `info` / `summary` call a missing language ("unknown") or split ("none")
+                # selects the clips that have none
+                wants_null = None in values or _NULL_NAMES.get(column) in values
+                values = [v for v in values if v is not None]
+                match = (None if not values else pc.equal(col, values[0]) if len(values) == 1
+                         else pc.is_in(col, value_set=pa.array(values)))
+                if wants_null:
+                    match = pc.is_null(col) if match is None else pc.or_(pc.fill_null(match, False), pc.is_null(col))
+                mask = both(match)
         if mask is None:
             return self
         return self._derive(rows.filter(pc.fill_null(mask, False)))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from signverse.core.jsonio import dumps as json_dumps
 
 INDEX_JSON = "index.json"
 INDEX_FORMAT = 2   # 2: with checksums (an index without them is rebuilt once)
@@ -122,7 +123,7 @@ class IdIndex:
         meta = {"format": INDEX_FORMAT, "clips": len(self), "shards": list(self.shards),
                 "checksum": checksum(self.hashes, self.loc)}
         try:
-            tmp.write_text(json.dumps(meta) + "\n")
+            tmp.write_text(json_dumps(meta) + "\n")
             os.replace(tmp, folder / INDEX_JSON)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from signverse.core.errors import InputError, require
 from signverse.io.corpus import codec
+from signverse.core.jsonio import dumps as json_dumps
 
 FORMAT = "signverse-corpus"
 VERSION = 1
@@ -152,7 +153,7 @@ def clip_row(clip) -> dict[str, Any]:
     for name in QC_FIELDS:
         value = qc.pop(name, None)
         row[f"qc_{name}"] = None if value is None else float(value)
-    row["qc_extra"] = json.dumps({k: float(v) for k, v in sorted(qc.items())}) if qc else None
+    row["qc_extra"] = json_dumps({k: float(v) for k, v in sorted(qc.items())}) if qc else None
     return row
 
 
@@ -234,7 +235,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+            handle.write(json_dumps(data, indent=2, sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -18,7 +18,6 @@ never published).
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import tarfile
@@ -33,6 +32,7 @@ from signverse.core.records import Segment
 from signverse.io.captions import captions_json_dict, format_vtt, parse_vtt
 from signverse.io.signverse2m.poses import poses_npz_bytes
 from signverse.io.signverse2m.release import SHARD_PATTERN, _member_problem, _split_member, folder_name
+from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def video_folder_files(video_id: str, pose: PoseSeq, *,
         captions = {lang: captions[lang] for lang in sorted(captions)}
         doc = captions_json_dict(video_id, captions,
                                  vtt_paths={k: f"{name}.{k}.vtt" for k in captions})
-        files[f"captions/{name}.captions.json"] = json.dumps(doc, ensure_ascii=False,
+        files[f"captions/{name}.captions.json"] = json_dumps(doc, ensure_ascii=False,
                                                                   indent=1).encode("utf-8")
     marker = {"video_id": video_id, "fps": round(pose.fps), "frames": pose.n_frames,
               "output_mode": "single_npz", "decode_mode": f"fps{round(pose.fps)}",

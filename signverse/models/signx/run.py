@@ -22,6 +22,7 @@ from signverse.core.errors import InputError
 from signverse.models.signx.fusion import FusionConfig, FusionModel
 from signverse.models.signx.gloss import GlossConfig, PoseClassifier, Pose2Gloss
 from signverse.models.signx.video2pose import Video2Pose, Video2PoseConfig
+from signverse.core.jsonio import dumps as json_dumps
 
 MANIFEST = "signx.json"
 
@@ -57,7 +58,7 @@ def save_run(run_dir: str | Path, *, gloss=None, fusion: FusionModel | None = No
         torch.save(video2pose.state_dict(), run / "video2pose.pt")
         manifest["video2pose"] = {"config": dataclasses.asdict(video2pose.cfg)}
     tmp = run / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.write_text(json_dumps(manifest, indent=1))
     tmp.replace(run / MANIFEST)
     return run
 

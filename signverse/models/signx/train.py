@@ -22,9 +22,9 @@ TASKS = ("signx-fusion", "signx-gloss", "signx-video2pose")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
 
 
-def _samples(data: str | Path) -> list:
+def _samples(data: str | Path, limit: int | None = None) -> list:
     from signverse.data import load_samples
-    samples = load_samples(data)
+    samples = load_samples(data, limit=limit)
     if not samples:
         raise InputError(data, "holds no samples")
     return samples
@@ -40,10 +40,17 @@ def _clip(pose, tracks: tuple[str, ...]) -> dict:
 
 
 def train_fusion_run(data: str | Path, out: str | Path, *, steps: int = 1000,
-                     config: FusionConfig | None = None) -> dict:
+                     config: FusionConfig | None = None, limit: int | None = None) -> dict:
     """Self-supervised fusion on every sample's pose (each converted to every configured track)."""
     config = config or FusionConfig(tracks=("dwpose", "coco-wholebody", "mediapipe-holistic", "openpose-137"))
-    clips = [_clip(s.pose, config.tracks) for s in _samples(data)]
+    clips = []
+    for sample in _samples(data, limit):
+        try:
+            clips.append(_clip(sample.pose, config.tracks))
+        except SignverseError as exc:   # one unreadable or unconvertible file: the rest trains
+            log.warning("skipping %s: %s", sample.sample_id, exc)
+    if not clips:
+        raise InputError(data, "no usable pose sequences")
     model, hist = train_fusion(FrameSet.from_clips(clips, config.tracks), config, steps=steps)
     save_run(out, fusion=model, info={"task": "signx-fusion", "data": str(data), "steps": steps,
                                       "final": hist[-1] if hist else {}})
@@ -51,9 +58,10 @@ def train_fusion_run(data: str | Path, out: str | Path, *, steps: int = 1000,
 
 
 def train_gloss_run(data: str | Path, out: str | Path, *, epochs: int = 10,
-                    config: GlossConfig | None = None, fusion_run: str | Path | None = None) -> dict:
+                    config: GlossConfig | None = None, fusion_run: str | Path | None = None,
+                    limit: int | None = None) -> dict:
     """Pose2Gloss on labelled samples (label = one gloss, or a space-separated gloss sequence)."""
-    samples = [s for s in _samples(data) if s.label]
+    samples = [s for s in _samples(data, limit) if s.label]
     if not samples:
         raise InputError(data, "no labelled samples")
     glosses = [str(s.label).split() for s in samples]
@@ -71,13 +79,14 @@ def train_gloss_run(data: str | Path, out: str | Path, *, epochs: int = 10,
 
 
 def train_video2pose_run(data: str | Path, out: str | Path, *, steps: int = 300,
-                         config: Video2PoseConfig | None = None) -> dict:
+                         config: Video2PoseConfig | None = None, limit: int | None = None) -> dict:
     """Distil MediaPipe Holistic (cached) and the run's fusion latents into a Video2Pose ViT;
     ``out`` must already hold a gloss (or fusion) model, which the ViT is added to."""
     data = Path(data)
     videos = sorted(p for p in data.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if data.is_dir() else [data]
     if not videos:
         raise InputError(data, "no video files")
+    videos = videos[:limit] if limit else videos
     run = load_run(out)
     fusion = run.gloss.encoder.fusion if run.gloss is not None else run.fusion
     if fusion is None:
