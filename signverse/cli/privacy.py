@@ -22,9 +22,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
-
     from signverse.core.errors import InputError, SignverseError
+    from signverse.core.jsonio import dumps as json_dumps
     from signverse.tasks.privacy import audit, load_audit_data
     data = load_audit_data(args.data)
     try:
@@ -34,7 +33,7 @@ def run(args) -> int:
     except SignverseError as exc:
         raise InputError(args.data, str(exc)) from None
     if args.json:
-        print(json.dumps(result, indent=1, allow_nan=False))
+        print(json_dumps(result, indent=1))
         return 0
     print(f"{result['n_sequences']} sequences of {result['n_signers']} signers; chance "
           f"{result['chance']}")

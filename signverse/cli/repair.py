@@ -1,7 +1,7 @@
 """``signverse repair CORPUS``: rebuild the id index and the extraction ledger from the shards."""
 from __future__ import annotations
 
-import json
+from signverse.core.jsonio import dumps as json_dumps
 
 
 def register(sub) -> None:
@@ -20,7 +20,7 @@ def run(args) -> int:
     from signverse.pipeline.ledger import repair_ledger
     report = repair_corpus(args.corpus, also=[repair_ledger])
     if args.json:
-        print(json.dumps(report.to_dict(), indent=1))
+        print(json_dumps(report.to_dict(), indent=1))
     else:
         print(f"{args.corpus}: {report.shards} shard(s), {report.clips} clip(s) of "
               f"{len(report.videos)} video(s)")

@@ -30,6 +30,7 @@ import numpy as np
 from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.layouts import can_convert, convert, get_layout
+from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ def write_openpose_folder(pose: PoseSeq, folder: str | Path, *, name: str = "vid
     for t in range(pose.n_frames):
         frame = {"version": 1.3, "people": _people_records(pose, t, False),
                  "canvas_width": pose.width, "canvas_height": pose.height, "fps": pose.fps}
-        (folder / f"{safe}_{t:012d}_keypoints.json").write_text(json.dumps(frame), encoding="utf-8")
+        (folder / f"{safe}_{t:012d}_keypoints.json").write_text(json_dumps(frame), encoding="utf-8")
     return folder
 
 
@@ -294,5 +295,5 @@ def write_pose_keypoint(pose: PoseSeq, path: str | Path, *, normalized: bool = F
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = pose_keypoint_frames(pose, normalized=normalized, body=body)
-    path.write_text(json.dumps(frames), encoding="utf-8")
+    path.write_text(json_dumps(frames), encoding="utf-8")
     return path

@@ -30,6 +30,7 @@ from signverse.core.pose import PoseSeq
 from signverse.core.records import Clip
 from signverse.io.sources import Failure, Item, iter_items, source_kind
 from signverse.layouts import convert
+from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 FORMATS = ("pose", "npz", "signverse2m", "corpus", "openpose", "pose_keypoint")
@@ -191,7 +192,7 @@ def _record_names(folder: Path, renamed: dict[str, str]) -> None:
         known = {}
     known.update(renamed)
     tmp = path.with_name(f".{NAMES_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(known, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.write_text(json_dumps(known, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     tmp.replace(path)
 
 

@@ -27,6 +27,7 @@ from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.layouts import get_layout
 from signverse.ops.retarget import Target, measure, retarget
+from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 METHODS = ("canonical",)
@@ -121,7 +122,7 @@ def save_target(target: Target, path: str | Path) -> Path:
     def clean(a):
         return [None if not np.isfinite(v) else round(float(v), 6) for v in np.ravel(a)]
     path = Path(path)
-    path.write_text(json.dumps({"layout": target.layout, "lengths": clean(target.lengths),
+    path.write_text(json_dumps({"layout": target.layout, "lengths": clean(target.lengths),
                                 "face_shape": clean(target.face_shape),
                                 "rest_angles": None if target.rest_angles is None
                                 else clean(target.rest_angles),

@@ -269,7 +269,7 @@ class Ledger:
         """
         rows = {r.video_id: r for r in self.rows()}
         now = time.time()
-        to_done = [(int(v["clips"]), int(v.get("frames", 0)), json.dumps({"repaired": True}), now, vid)
+        to_done = [(int(v["clips"]), int(v.get("frames", 0)), json_dumps({"repaired": True}), now, vid)
                    for vid, v in stored.items() if vid not in rows or rows[vid].state != "done"]
         self._tx("INSERT OR IGNORE INTO videos (video_id, state, updated) VALUES (?, 'pending', ?)",
                  [(t[-1], now) for t in to_done])

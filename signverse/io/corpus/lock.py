@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from signverse.core.errors import InputError, SignverseError
+from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class CorpusLock:
                   "since": time.time()}
         try:   # the label; the lock is already ours whether or not this lands (e.g. disk full)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+            os.pwrite(fd, (json_dumps(record) + "\n").encode(), 0)
         except OSError as exc:
             log.debug("cannot label the lock %s: %s", self.path, exc)
         return True
