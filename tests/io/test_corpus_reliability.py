@@ -65,14 +65,14 @@ def test_second_writer_process_is_refused_naming_the_holder_and_nothing_is_lost(
             CorpusWriter(corpus)
         assert f"pid {holder.pid} on " in str(err.value) and "-c" in str(err.value)
         # The command line (convert into the same corpus): one line, exit 2, nothing written.
-        res = _cli("convert", str(source), str(corpus))
+        res = _cli("convert", str(source), str(corpus), "--append")
         assert res.returncode == 2, res.stderr
         assert len(res.stderr.strip().splitlines()) == 1 and "in use by another writer" in res.stderr
         assert f"pid {holder.pid}" in res.stderr
     finally:
         holder.send_signal(signal.SIGKILL)   # a crash: the kernel releases the lock
         holder.wait()
-    res = _cli("convert", str(source), str(corpus))
+    res = _cli("convert", str(source), str(corpus), "--append")
     assert res.returncode == 0, res.stderr
     ids = open_corpus(corpus).ids()
     want = {make_clip(i).clip_id for i in [*range(100, 104), *range(6)]}
@@ -196,7 +196,7 @@ def test_disk_full_on_a_real_small_file_system_through_convert(tmp_path, tiny_tm
     assert len(res.stderr.strip().splitlines()) == 1 and "no space left on device" in res.stderr
     assert not [p for p in target.rglob("*.tmp")]
     subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_tmpfs)], check=True)
-    res = _cli("convert", str(source), str(target))
+    res = _cli("convert", str(source), str(target), "--append")   # continue the corpus begun above
     assert res.returncode == 0, res.stderr
     assert sorted(open_corpus(target).ids()) == sorted(open_corpus(source).ids())
 

@@ -172,4 +172,5 @@ def write_error(path: Path, exc: OSError) -> StoreWriteError:
     if exc.errno == errno.ENOSPC:
         reason = "no space left on device"
     return StoreWriteError(f"{path}: cannot write ({reason}); nothing partial was kept, "
-                           "free space and rerun the same command to continue")
+                           "free space and rerun the same command to continue (a convert into a "
+                           "corpus: add --append)")
