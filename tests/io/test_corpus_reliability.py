@@ -223,7 +223,8 @@ def test_stale_convert_folders_of_a_killed_run_are_removed_and_nothing_else(tmp_
         killed.send_signal(signal.SIGKILL)
         killed.wait()
         assert dead_folder.is_dir()
-        write(tmp_path / "source", [make_clip(i) for i in range(2)])
+        # one clip per video: a release holds one folder per video
+        write(tmp_path / "source", [make_clip(i, video=f"v{i}") for i in range(2)])
         res = _cli("convert", str(tmp_path / "source"), str(out / "shard.tar"))
         assert res.returncode == 0, res.stderr
         assert not dead_folder.exists()                      # ours, owner dead: cleaned
@@ -340,7 +341,7 @@ def test_kill_9_during_convert_to_tar_then_the_next_convert_cleans_up(tmp_path):
     assert temp, "convert finished before it could be killed; make the source larger"
     assert temp[0].is_dir() and not (out / "a.tar").exists()
     small = tmp_path / "small"
-    write(small, [make_clip(i) for i in range(2)])
+    write(small, [make_clip(i, video=f"v{i}") for i in range(2)])
     res = _cli("convert", str(small), str(out / "b.tar"))
     assert res.returncode == 0, res.stderr
     assert not list(out.glob(".convert-*")) and (out / "b.tar").is_file()
