@@ -339,8 +339,8 @@ def captions_from_dict(data: Any, label: str = "<captions.json>") -> VideoCaptio
             texts[lang] = entry["text"]
         if isinstance(entry.get("vtt_path"), str):
             paths[lang] = entry["vtt_path"]
-    for problem in problems:
-        log.warning("%s", problem)
+    for problem in problems:   # the caller reports them (the pipeline records them per video)
+        log.debug("%s", problem)
     return VideoCaptions(str(data.get("video_id", "")), segments, texts, paths,
                          str(data.get("subtitle_en") or ""), str(data.get("subtitle_en_source") or ""),
                          problems)
