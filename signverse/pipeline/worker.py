@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import queue
+from array import array
 import threading
 import time
 from dataclasses import dataclass, field
@@ -363,7 +364,7 @@ class VideoProcessor:
         with tempfile.TemporaryDirectory(prefix="signverse-pose-") as spill_dir:
             spill = None
             features = []
-            times: list[float] = []
+            times = array("d")   # 8 bytes a frame (a list of floats costs 32)
             infer = 0.0
             decoder.start()
             try:
@@ -395,7 +396,7 @@ class VideoProcessor:
             signer, video_pose = self._signer_pose(spill, choice, fps, width, height, est.layout)
         persons = None if one_person else np.asarray(choice.persons_per_frame)
         # Frame times: k / fps unless frames were skipped (gaps) or kept at their own rate.
-        times_arr = np.asarray(times, np.float64) if (cfg.fps is None or stats.gaps) else None
+        times_arr = np.frombuffer(times, np.float64) if (cfg.fps is None or stats.gaps) else None
         video_end = (float(times[-1]) + 1.0 / fps) if times_arr is not None else n_frames / fps
         if track is not None and track.segments:
             spans = caption_spans(record.video_id, track.segments, n_frames=n_frames, fps=fps,

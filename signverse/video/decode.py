@@ -21,8 +21,8 @@ Design decisions (documented for the pipeline):
   what happened: the pipeline records its ``warnings`` with the video.
 * Output is bounded by the frames the stream really holds, not by its timestamps: a source frame
   is repeated for at most ``max_hold`` seconds (default 1 s; raise it for slide-show-like videos
-  whose pictures really stay longer). A longer jump between two timestamps is a *gap*: missing data, not a frozen picture.
-  No frames are made up for it; the output frame indices (and times ``k / fps``) skip it, and
+  whose pictures really stay longer). A longer jump between two timestamps is a *gap*: missing
+  data, not a frozen picture. No frames are made up for it; the output frame indices (and times ``k / fps``) skip it, and
   ``DecodeStats.gaps`` records it. A one-hour jump in a 3-second file therefore yields ~3 s of
   frames, not 86,000.
 * ``max_side`` scales frames down (keeping the aspect ratio) inside the decoder's converter

@@ -1,7 +1,6 @@
 """Hostile videos: a truncated real file, a one-hour timestamp gap, frames larger than needed."""
 from __future__ import annotations
 
-import shutil
 from fractions import Fraction
 
 import numpy as np
