@@ -107,7 +107,13 @@ def window_spans(video_id: str, *, n_frames: int, fps: float, window: float | No
         first, stop = frame_range(start, end, fps, n_frames, times)
         if first >= n_frames:
             break
+        if times is not None and times[first] >= end + _EPS:
+            # A timestamp gap: jump to the window of the next frame (a hostile file may claim a
+            # gap of years; stepping through every empty window would take that long).
+            i = max(i + 1, int(math.floor(times[first] / window)))
+            continue
         if stop - first >= max(1, min_frames):
-            spans.append(ClipSpan(clip_id(video_id, i), i, first, stop, start, min(end, n_frames / fps)))
+            last = n_frames / fps if times is None else float(times[stop - 1]) + 1.0 / fps
+            spans.append(ClipSpan(clip_id(video_id, i), i, first, stop, start, min(end, last)))
         i += 1
     return spans

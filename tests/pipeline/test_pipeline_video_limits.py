@@ -239,3 +239,13 @@ def test_mediapipe_is_quiet_and_its_signer_choice_crops(cli, tmp_path):
         assert clip.qc.get("multi_person_frac") is None and clip.qc["signer_frac"] > 0.5
         centre[side] = float(np.nanmedian(clip.pose.xy[..., 0]))
     assert centre["left"] < 320 < centre["right"]
+
+
+def test_windows_jump_over_a_gap_of_years():
+    from signverse.pipeline.align import window_spans
+    times = np.concatenate([np.arange(36) / 24, 1e9 + np.arange(37) / 24])
+    t0 = time.perf_counter()
+    spans = window_spans("v", n_frames=73, fps=24, window=2.0, times=times)
+    assert time.perf_counter() - t0 < 1.0
+    assert [(s.first, s.stop) for s in spans] == [(0, 36), (36, 73)]
+    assert spans[0].end == pytest.approx(1.5) and spans[1].start == 1e9
