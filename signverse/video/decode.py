@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 # Source timestamps are rounded to the container's time base (1 ms in Matroska/WebM): a frame stamped
 # up to half a tick after k / fps still belongs to output frame k.
 _TIME_EPS = 1e-6
+_DECODER_THREAD_BYTES = 128 << 20
 _IMAGE_FORMATS = {"image2", "image2pipe", "webp_pipe", "png_pipe", "jpeg_pipe"}
 
 
@@ -247,7 +248,15 @@ def _iter_source(path: str | Path, strict: bool, stats: DecodeStats
     av = require("av", "video")
     container, stream = _open(path)
     stats.expected_frames = max(0, int(stream.frames or 0))
-    stream.thread_type = "AUTO"  # frame threading: decode is the bottleneck, not memory
+    stream.thread_type = "AUTO"  # frame threading: decode is the bottleneck, not memory ...
+    # ... except for huge frames: each frame thread holds its own frames (50 MB each at 8K), so
+    # their number is capped by a byte budget (8K: 2 threads, 4K and smaller: the default).
+    coded = stream.codec_context
+    frame_bytes = int((coded.width or 0) * (coded.height or 0) * 1.5)
+    if frame_bytes:
+        threads = max(1, _DECODER_THREAD_BYTES // frame_bytes)
+        if threads < (os.cpu_count() or 1) + 1:
+            stream.thread_count = threads
     rotation = _stream_rotation(stream)
     rate = stream.average_rate or stream.guessed_rate
     nominal = 1.0 / float(rate) if rate else None
