@@ -242,9 +242,12 @@ def _frame_time(frame, stream) -> float | None:
     return None
 
 
-def _iter_source(path: str | Path, strict: bool, stats: DecodeStats
+def _iter_source(path: str | Path, strict: bool, stats: DecodeStats, *, quiet: bool = False
                  ) -> Iterator[tuple[float, float | None, object, int, float]]:
-    """Yield (time, duration, av frame, rotation, tick) per decoded source frame in display order."""
+    """Yield (time, duration, av frame, rotation, tick) per decoded source frame in display order.
+
+    ``quiet``: the caller reads ``stats`` and reports problems itself (logged at debug level)."""
+    warn = log.debug if quiet else log.warning
     av = require("av", "video")
     container, stream = _open(path)
     stats.expected_frames = max(0, int(stream.frames or 0))
@@ -273,7 +276,7 @@ def _iter_source(path: str | Path, strict: bool, stats: DecodeStats
                 if n_ok == 0 or strict:
                     raise InputError(path, f"corrupt or truncated video after {n_ok} frames ({exc})") \
                         from None
-                log.warning("%s: decoding stopped after %d frames: %s", path, n_ok, exc)
+                warn("%s: decoding stopped after %d frames: %s", path, n_ok, exc)
                 stats.stopped = " ".join(str(exc).split())[:200]
                 break
             time = _frame_time(frame, stream)
@@ -296,7 +299,7 @@ def _iter_source(path: str | Path, strict: bool, stats: DecodeStats
     if stats.truncated and stats.stopped is None:
         if strict:
             raise InputError(path, f"truncated video: {n_ok} of {stats.expected_frames} frames decodable")
-        log.warning("%s: only %d of %d frames decodable (truncated file?)", path, n_ok,
+        warn("%s: only %d of %d frames decodable (truncated file?)", path, n_ok,
                     stats.expected_frames)
 
 
@@ -310,7 +313,8 @@ def decode(path: str | Path, fps: float | None = 24.0, *, strict: bool = False,
     time (see the module docstring); indices skip timestamp gaps longer than ``max_hold`` seconds,
     so they may jump. When upsampling, the same array object is yielded for repeats: copy it
     before changing it in place. ``max_side`` shrinks larger frames (aspect kept). ``stats``
-    (a :class:`DecodeStats`) is filled in as decoding goes. This is a generator: ``InputError``
+    (a :class:`DecodeStats`) is filled in as decoding goes; a caller that passes one reports
+    what it holds, so truncation is then logged at debug level only. This is a generator: ``InputError``
     for unusable files is raised when iteration starts (call ``probe`` first to fail early); a
     file that breaks mid-way stops early with a logged warning (``strict=True``: raises). Times
     count from the first decoded frame, which players also show at time 0.
@@ -319,8 +323,9 @@ def decode(path: str | Path, fps: float | None = 24.0, *, strict: bool = False,
         raise ValueError(f"fps must be positive or None, got {fps}")
     if not max_hold > 0:
         raise ValueError(f"max_hold must be positive, got {max_hold}")
+    quiet = stats is not None   # a caller that asks for stats reports them itself
     stats = stats if stats is not None else DecodeStats()
-    source = _iter_source(path, strict, stats)
+    source = _iter_source(path, strict, stats, quiet=quiet)
     if fps is None:
         origin = previous = None
         for i, (time, dur, frame, rotation, _tick) in enumerate(source):

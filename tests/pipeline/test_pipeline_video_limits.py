@@ -3,6 +3,7 @@ that run past the video, memory that must not grow with length or resolution, si
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 import tracemalloc
@@ -41,13 +42,15 @@ def run_inline(records, out, **config):
                    RunOptions(workers=0, retries=0, progress=False))
 
 
-def test_truncated_video_keeps_its_decodable_part_and_records_why(tmp_path, capsys):
+def test_truncated_video_keeps_its_decodable_part_and_records_why(tmp_path, capsys, caplog):
     data = shared("videos", "asl_house.mp4").read_bytes()       # 73 frames
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[:40_000])
     summary = run_inline([VideoRecord("cut", path=str(cut))], tmp_path / "corpus", fps=24.0)
     assert summary.succeeded == 1 and summary.clips == 1
     assert "of 73 frames decodable" in summary.warnings["cut"][0]
+    # Reported once (the run's summary and the ledger), not also as a log warning on the way.
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "decodable" in r.getMessage()]
     with Ledger(tmp_path / "corpus") as ledger:
         (row,) = ledger.rows("done")
     assert row.frames < 73 and "of 73 frames decodable" in row.info["warnings"][0]
