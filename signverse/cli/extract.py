@@ -47,8 +47,8 @@ def register(sub) -> None:
                        description="Decode videos at a fixed fps, estimate whole-body poses, select the "
                                    "signer, cut caption-aligned clips with QC and write a corpus store. "
                                    "Rerunning the same command resumes where it stopped.")
-    p.add_argument("input", help="a video file, a directory of videos (recursive), a manifest "
-                                 "(.csv/.jsonl/.parquet) or a URL")
+    p.add_argument("input", nargs="?", help="a video file, a directory of videos (recursive), a manifest "
+                                            "(.csv/.jsonl/.parquet) or a URL")
     p.add_argument("--out", help="corpus store directory (created or continued)")
     p.add_argument("--fps", type=_fps, default=24.0, help="decode rate: a number or 'native' (default 24)")
     p.add_argument("--backend", default="mediapipe", help="pose estimator, or 'list' to show them")
@@ -65,7 +65,16 @@ def register(sub) -> None:
     p.add_argument("--captions", default=None, metavar="DIR",
                    help="folder with <video_id>[.<lang>].vtt/.srt caption files")
     p.add_argument("--caption-language", default=None,
-                   help="caption track that defines clips when a video has several (default: first)")
+                   help="caption track that defines clips (default: the first); a video with captions "
+                        "but no such track fails, naming the tracks it has")
+    p.add_argument("--signer", choices=("auto", "largest", "left", "right", "center"), default="auto",
+                   help="who the signer is when several people are visible: auto (size, centrality, "
+                        "hand activity), the largest, or the one on the left/right/in the centre. "
+                        "One-person backends (mediapipe) see only part of the frame for "
+                        "left/right/center: the left half, right half, or middle half")
+    p.add_argument("--max-side", type=int, default=1280, metavar="PIXELS",
+                   help="shrink frames to this longer side before pose estimation (0: full size; "
+                        "coordinates stay in the video's pixels)")
     p.add_argument("--sign-language", default=None, help="ISO 639-3 code for inputs that carry none")
     p.add_argument("--window", type=float, default=None, metavar="SECONDS",
                    help="videos without captions: fixed windows of this length (default: one clip)")
@@ -104,11 +113,21 @@ def _list_backends(as_json: bool) -> int:
 
 
 def run(args) -> int:
-    from signverse.core.errors import SignverseError
+    from pathlib import Path
+
+    from signverse.core.errors import InputError, SignverseError
     if args.backend == "list":
         return _list_backends(args.json)
+    if not args.input:
+        raise SignverseError("INPUT is required (a video, a folder, a manifest or a URL)")
     if not args.out:
         raise SignverseError("--out CORPUS is required")
+    if args.captions is not None and not Path(args.captions).is_dir():
+        raise InputError(args.captions, "no such captions folder" if not Path(args.captions).exists()
+                         else "is not a folder (--captions takes a folder of caption files)")
+    if args.max_side < 0:
+        raise SignverseError("--max-side must be >= 0")
+
     from signverse.pipeline.inputs import load_inputs
     from signverse.pipeline.qc import QCFilter
     from signverse.pipeline.run import RunOptions, extract
@@ -127,7 +146,8 @@ def run(args) -> int:
         args.layout = get_layout(args.layout).name   # an unknown layout fails before any work
     config = ExtractConfig(
         fps=args.fps, backend=args.backend, backend_options=dict(args.backend_option), layout=args.layout,
-        window=args.window, caption_language=args.caption_language,
+        window=args.window, caption_language=args.caption_language, signer=args.signer,
+        max_side=args.max_side or None,
         qc_filter=QCFilter(min_signer_frac=args.min_signer_frac, min_hand_frac=args.min_hand_frac,
                            max_multi_person_frac=args.max_multi_person_frac,
                            min_frames=args.min_frames, min_motion=args.min_motion))
@@ -136,7 +156,9 @@ def run(args) -> int:
         limit=args.limit, retry_failed=not args.skip_failed, shard_clips=args.shard_clips,
         commit_videos=max(1, args.commit_every), commit_seconds=args.commit_seconds,
         release_dir=args.release_shards, cache_dir=args.cache_dir, max_cached_videos=args.max_cached,
-        max_cached_bytes=args.max_cache_bytes, keep_downloads=args.keep, progress=not args.no_progress)
+        max_cached_bytes=args.max_cache_bytes, keep_downloads=args.keep, progress=not args.no_progress,
+        # TFLite/absl chatter goes to CORPUS/logs unless -v (workers always log there).
+        quiet_native=not getattr(args, "verbose", 0))
     summary = extract(manifest.records, args.out, config, options)
     if args.json:
         print(json_dumps(summary.to_dict(), indent=1))
@@ -147,6 +169,9 @@ def run(args) -> int:
               f"{summary.frames} frames in {summary.wall_s:.1f} s ({summary.frames_per_s:.1f} frames/s)")
         for vid, reason in sorted(summary.failures.items()):
             print(f"  failed {vid}: {reason}")
+        for vid, lines in sorted(summary.warnings.items()):
+            for line in lines:
+                print(f"  warning {vid}: {line}")
         counts = summary.ledger
         print(f"ledger: {counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
               f"{counts.get('pending', 0) + counts.get('running', 0)} pending")

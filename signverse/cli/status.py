@@ -19,11 +19,13 @@ def run(args) -> int:
         totals = ledger.totals()
         failed = ledger.rows("failed")
         pending = ledger.rows("pending") + ledger.rows("running")
+        warned = [r for r in ledger.rows("done") if (r.info or {}).get("warnings")]
     if args.json:
         print(json_dumps({"corpus": str(args.corpus), "counts": counts, "totals": totals,
                           "failed": [{"video_id": r.video_id, "reason": r.reason, "attempts": r.attempts,
                                       "source": r.source} for r in failed],
-                          "pending": sorted(r.video_id for r in pending)}, indent=1))
+                          "pending": sorted(r.video_id for r in pending),
+                          "warnings": {r.video_id: r.info["warnings"] for r in warned}}, indent=1))
         return 0
     total = sum(counts.values())
     print(f"{args.corpus}: {total} videos: {counts['done']} done, {counts['failed']} failed, "
@@ -37,6 +39,12 @@ def run(args) -> int:
             print(f"  {r.video_id} (attempts {r.attempts}): {r.reason}")
         if len(shown) < len(failed):
             print(f"  ... {len(failed) - len(shown)} more (--all)")
+    if warned:
+        print("done with warnings (clips kept from what the file holds):")
+        for r in (warned if args.all else warned[:20]):
+            print(f"  {r.video_id}: {'; '.join(r.info['warnings'])}")
+        if not args.all and len(warned) > 20:
+            print(f"  ... {len(warned) - 20} more (--all)")
     if pending and args.all:
         print("pending:")
         for r in pending:

@@ -94,6 +94,11 @@ def get_estimator(name: str = DEFAULT_ESTIMATOR, **config: Any) -> PoseEstimator
         raise SignverseError(f"pose estimator '{name}': bad options {sorted(config)} ({exc})") from None
 
 
+def sees_one_person(name: str) -> bool:
+    """True when backend ``name`` finds at most one person per frame (its ``single_person`` flag)."""
+    return bool(getattr(_factory(name), "single_person", False))
+
+
 def describe_estimators() -> list[BackendInfo]:
     """One ``BackendInfo`` per backend: name, layout, requirements, available here or why not."""
     infos = []
@@ -118,4 +123,4 @@ def describe_estimators() -> list[BackendInfo]:
 __all__ = ["BackendInfo", "DEFAULT_ESTIMATOR", "ENTRY_POINT_GROUP", "ESTIMATORS", "FramePoses",
            "PoseEstimator", "convert_frames", "describe_estimators", "empty_frame", "estimate_video",
            "format_backends", "get_estimator",
-           "list_estimators", "load_entry_points", "stack_frames"]
+           "list_estimators", "load_entry_points", "sees_one_person", "stack_frames"]

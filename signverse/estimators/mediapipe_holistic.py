@@ -46,6 +46,9 @@ class MediaPipeHolistic:
     """Pose estimator running MediaPipe Holistic on CPU (see the module docstring)."""
 
     name: ClassVar[str] = "mediapipe"
+    # Holistic tracks one person: it cannot say whether a second one is in view, so the pipeline
+    # reports multi-person QC as unknown and crops the frame for ``--signer left|right|center``.
+    single_person: ClassVar[bool] = True
 
     def __init__(self, config: MediaPipeConfig | None = None, **options):
         self.config = config or MediaPipeConfig(**options)

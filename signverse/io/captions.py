@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,17 +124,41 @@ def _cues(blocks, label: str) -> list[_Cue]:
     return cues
 
 
+def _overlap(previous: list[str], lines: list[str]) -> int:
+    """Largest ``k`` with ``lines[:k] == previous[-k:]``, in time linear in the line counts.
+
+    Knuth-Morris-Pratt: the prefix function of ``lines`` (the pattern) is run over the tail of
+    ``previous``; the match length left at the end is the overlap. (Trying every ``k`` and
+    comparing slices was quadratic: 31 s for a 160,000-line cue.)
+    """
+    m = min(len(lines), len(previous))
+    if m == 0:
+        return 0
+    pattern = lines[:m]
+    fail = [0] * m
+    k = 0
+    for i in range(1, m):
+        while k and pattern[i] != pattern[k]:
+            k = fail[k - 1]
+        if pattern[i] == pattern[k]:
+            k += 1
+        fail[i] = k
+    k = 0
+    for line in previous[len(previous) - m:]:
+        while k and (k == m or line != pattern[k]):
+            k = fail[k - 1]
+        if line == pattern[k]:
+            k += 1
+    return k
+
+
 def _collapse(cues: list[_Cue]) -> list[_Cue]:
     """Drop lines a cue repeats from the previous cue (rolling auto-captions)."""
     out, previous = [], []
     for cue in cues:
         lines = [line for line in cue.lines if line]
         # The longest run of leading lines that equals the tail of the previous cue's lines.
-        drop = 0
-        for k in range(min(len(lines), len(previous)), 0, -1):
-            if lines[:k] == previous[-k:]:
-                drop = k
-                break
+        drop = _overlap(previous, lines)
         new = lines[drop:]
         # Growing captions ("hello" -> "hello everyone"): keep only the words added.
         if out and previous and not drop and new:
@@ -236,6 +261,7 @@ class VideoCaptions:
     vtt_paths: dict[str, str] = field(default_factory=dict)
     subtitle_en: str = ""
     subtitle_en_source: str = ""
+    problems: list[str] = field(default_factory=list)   # one line per cue rejected while reading
 
     @property
     def languages(self) -> list[str]:
@@ -289,6 +315,7 @@ def captions_from_dict(data: Any, label: str = "<captions.json>") -> VideoCaptio
         raise InputError(label, "'languages' must be an object")
     segments: dict[str, list[Segment]] = {}
     texts, paths = {}, {}
+    problems: list[str] = []
     for lang, entry in langs.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("segments", []), list):
             raise InputError(label, f"languages.{lang}: expected an object with a 'segments' list")
@@ -300,15 +327,24 @@ def captions_from_dict(data: Any, label: str = "<captions.json>") -> VideoCaptio
             except (TypeError, KeyError, ValueError):
                 raise InputError(label, f"languages.{lang}.segments[{i}]: needs numeric start_sec, "
                                         "end_sec and a text") from None
-            if text and end >= start:
+            where = f"languages.{lang}.segments[{i}]"
+            if not (math.isfinite(start) and math.isfinite(end)):
+                problems.append(f"{label}: {where}: start_sec/end_sec not finite ({start}, {end}); "
+                                "cue rejected")
+            elif end < start:
+                problems.append(f"{label}: {where}: ends before it starts; cue rejected")
+            elif text:
                 segs.append(Segment(start, end, text, lang))
         segments[lang] = segs
         if isinstance(entry.get("text"), str):
             texts[lang] = entry["text"]
         if isinstance(entry.get("vtt_path"), str):
             paths[lang] = entry["vtt_path"]
+    for problem in problems:   # the caller reports them (the pipeline records them per video)
+        log.debug("%s", problem)
     return VideoCaptions(str(data.get("video_id", "")), segments, texts, paths,
-                         str(data.get("subtitle_en") or ""), str(data.get("subtitle_en_source") or ""))
+                         str(data.get("subtitle_en") or ""), str(data.get("subtitle_en_source") or ""),
+                         problems)
 
 
 def read_captions_json(source: str | Path | bytes) -> VideoCaptions:

@@ -68,14 +68,26 @@ def frame_range(start: float, end: float, fps: float, n_frames: int,
 
 
 def caption_spans(video_id: str, segments: Sequence[Segment], *, n_frames: int, fps: float,
-                  min_frames: int = 1, times: np.ndarray | None = None) -> list[ClipSpan]:
-    """One span per cue that covers at least ``min_frames`` frames (cues past the end are dropped)."""
+                  min_frames: int = 1, times: np.ndarray | None = None,
+                  video_end: float | None = None) -> list[ClipSpan]:
+    """One span per cue that covers at least ``min_frames`` frames (cues past the end are dropped).
+
+    A cue that runs past the last frame ends where the frames end (``video_end``, default
+    ``n_frames / fps``): a clip's ``end - start`` is never longer than the video it came from.
+    Cues whose times are not finite numbers are skipped.
+    """
+    if video_end is None:
+        video_end = (float(times[n_frames - 1]) + 1.0 / fps) if times is not None and n_frames \
+            else n_frames / fps
     spans = []
     for i, seg in enumerate(segments):
+        if not (math.isfinite(seg.start) and math.isfinite(seg.end)):
+            continue
         first, stop = frame_range(seg.start, seg.end, fps, n_frames, times)
         if stop - first < max(1, min_frames):
             continue
-        spans.append(ClipSpan(clip_id(video_id, i), i, first, stop, float(seg.start), float(seg.end),
+        end = min(float(seg.end), round(video_end, 6))
+        spans.append(ClipSpan(clip_id(video_id, i), i, first, stop, float(seg.start), end,
                               seg.text, seg.language))
     return spans
 
@@ -95,7 +107,13 @@ def window_spans(video_id: str, *, n_frames: int, fps: float, window: float | No
         first, stop = frame_range(start, end, fps, n_frames, times)
         if first >= n_frames:
             break
+        if times is not None and times[first] >= end + _EPS:
+            # A timestamp gap: jump to the window of the next frame (a hostile file may claim a
+            # gap of years; stepping through every empty window would take that long).
+            i = max(i + 1, int(math.floor(times[first] / window)))
+            continue
         if stop - first >= max(1, min_frames):
-            spans.append(ClipSpan(clip_id(video_id, i), i, first, stop, start, min(end, n_frames / fps)))
+            last = n_frames / fps if times is None else float(times[stop - 1]) + 1.0 / fps
+            spans.append(ClipSpan(clip_id(video_id, i), i, first, stop, start, min(end, last)))
         i += 1
     return spans

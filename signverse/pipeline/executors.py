@@ -44,13 +44,52 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class InlineExecutor:
-    """Runs videos one at a time in this process (``--workers 0``; debugging and tiny inputs)."""
+class NativeStderrToFile:
+    """Send native libraries' writes to file descriptor 2 (TFLite, absl and glog lines from
+    MediaPipe) to ``path`` while Python's own ``sys.stderr`` (log messages, the progress bar)
+    keeps reaching the terminal. Worker processes do the same in ``init_worker``; this is for
+    ``--workers 0``, where the model runs in the command's own process."""
 
-    def __init__(self, config: ExtractConfig):
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self) -> "NativeStderrToFile":
+        import sys
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
+        self._old = sys.stderr
+        sys.stderr = open(self._saved, "w", buffering=1, encoding=getattr(self._old, "encoding", None)
+                          or "utf-8", errors="backslashreplace", closefd=False)
+        self._handlers = [h for h in logging.root.handlers if getattr(h, "stream", None) is self._old]
+        for handler in self._handlers:
+            handler.setStream(sys.stderr)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import sys
+        sys.stderr.flush()
+        for handler in self._handlers:
+            handler.setStream(self._old)
+        sys.stderr.close()
+        sys.stderr = self._old
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+
+
+class InlineExecutor:
+    """Runs videos one at a time in this process (``--workers 0``; debugging and tiny inputs).
+
+    With ``native_log``, native stderr goes to that file while videos are processed."""
+
+    def __init__(self, config: ExtractConfig, native_log: str | None = None):
         self.processor = VideoProcessor(config)
         self.slots = 1
         self._queue: deque[VideoRecord] = deque()
+        self._native_log = native_log
 
     def submit(self, record: VideoRecord) -> None:
         self._queue.append(record)
@@ -61,10 +100,17 @@ class InlineExecutor:
 
     def next_result(self) -> tuple[VideoRecord, VideoResult]:
         record = self._queue.popleft()
-        return record, self.processor(record)
+        if self._native_log is None:
+            return record, self.processor(record)
+        with NativeStderrToFile(self._native_log):
+            return record, self.processor(record)
 
     def close(self) -> None:
-        self.processor.close()
+        if self._native_log is None:
+            self.processor.close()
+            return
+        with NativeStderrToFile(self._native_log):
+            self.processor.close()
 
 
 class LocalExecutor:
@@ -210,11 +256,16 @@ class _RayWorker:
 
 
 def make_executor(kind: str, config: ExtractConfig, workers: int | None = None, *,
-                  ray_address: str | None = None, log_dir: str | None = None) -> Executor:
+                  ray_address: str | None = None, log_dir: str | None = None,
+                  quiet_native: bool = False) -> Executor:
     """``local`` (default; ``workers=0`` runs inline) or ``ray``; ``log_dir`` takes local workers'
-    native stderr."""
+    native stderr (and, with ``quiet_native``, the inline executor's)."""
     if kind == "local":
-        return InlineExecutor(config) if workers == 0 else LocalExecutor(config, workers, log_dir=log_dir)
+        if workers == 0:
+            native_log = (os.path.join(log_dir, f"native-{os.getpid()}.log")
+                          if quiet_native and log_dir else None)
+            return InlineExecutor(config, native_log=native_log)
+        return LocalExecutor(config, workers, log_dir=log_dir)
     if kind == "ray":
         return RayExecutor(config, workers, address=ray_address)
     raise SignverseError(f"unknown executor '{kind}' (known: local, ray)")

@@ -5,7 +5,9 @@ Measures (all floats, stored in ``Clip.qc``):
 - ``signer_frac``: frames where the selected signer has any body point;
 - ``left_hand_frac`` / ``right_hand_frac`` / ``face_frac``: frames where that part has any point;
 - ``mean_conf``: mean confidence of the signer's detected points;
-- ``multi_person_frac``: frames where the estimator saw two or more people;
+- ``multi_person_frac``: frames where the estimator saw two or more people; ``None`` (unknown,
+  stored as null) for one-person backends such as MediaPipe Holistic, which cannot see a second
+  person, so a 0.0 would be a false claim;
 - ``motion``: mean speed of the signer's body and hand points, in shoulder widths per second
   (frame diagonals per second when shoulders are never seen), a cheap "is anyone signing" signal.
 
@@ -34,11 +36,13 @@ def _frac(mask: np.ndarray) -> float:
     return float(mask.mean()) if mask.size else 0.0
 
 
-def clip_qc(pose: PoseSeq, persons_per_frame: np.ndarray | None = None) -> dict[str, float]:
+def clip_qc(pose: PoseSeq, persons_per_frame: np.ndarray | None = None, *,
+            multi_person_known: bool = True) -> dict[str, float | None]:
     """QC measures of one signer's clip (``pose`` has one person; extra people are ignored).
 
     ``persons_per_frame`` is the estimator's count before signer selection; without it the
-    count comes from ``pose`` itself.
+    count comes from ``pose`` itself. ``multi_person_known=False`` (a one-person estimator)
+    makes ``multi_person_frac`` ``None``.
     """
     layout = get_layout(pose.layout)
     valid = pose.valid[:, 0] if pose.n_persons else np.zeros((pose.n_frames, pose.n_points), bool)
@@ -49,9 +53,12 @@ def clip_qc(pose: PoseSeq, persons_per_frame: np.ndarray | None = None) -> dict[
     for key, comp in parts.items():
         out[key] = _frac(valid[:, layout.slice(comp)].any(-1)) if layout.has(comp) else 0.0
     out["mean_conf"] = float(conf[valid].mean()) if valid.any() else 0.0
-    if persons_per_frame is None:
-        persons_per_frame = pose.persons_per_frame()
-    out["multi_person_frac"] = _frac(np.asarray(persons_per_frame) >= 2)
+    if not multi_person_known:
+        out["multi_person_frac"] = None
+    else:
+        if persons_per_frame is None:
+            persons_per_frame = pose.persons_per_frame()
+        out["multi_person_frac"] = _frac(np.asarray(persons_per_frame) >= 2)
     out["motion"] = _motion(pose, layout)
     return out
 
@@ -90,8 +97,12 @@ class QCFilter:
     def active(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
 
-    def reject_reason(self, qc: dict[str, float], n_frames: int) -> str | None:
-        """Why a clip of ``n_frames`` frames with measures ``qc`` is rejected, or ``None``."""
+    def reject_reason(self, qc: dict[str, float | None], n_frames: int) -> str | None:
+        """Why a clip of ``n_frames`` frames with measures ``qc`` is rejected, or ``None``.
+
+        An unknown measure (``None``) is not filtered on; ``extract`` refuses a filter on a measure
+        its backend cannot provide before any work.
+        """
         checks = [
             ("min_signer_frac", qc.get("signer_frac", 0.0), ">="),
             ("min_hand_frac", max(qc.get("left_hand_frac", 0.0), qc.get("right_hand_frac", 0.0)), ">="),
@@ -101,7 +112,7 @@ class QCFilter:
         ]
         for name, value, op in checks:
             limit = getattr(self, name)
-            if limit is None:
+            if limit is None or value is None:
                 continue
             ok = value >= limit if op == ">=" else value <= limit
             if not ok:

@@ -52,6 +52,7 @@ class RunOptions:
     max_cached_bytes: int | None = None
     keep_downloads: bool = False
     progress: bool = True
+    quiet_native: bool = False              # --workers 0: native stderr to <out>/logs (CLI without -v)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class RunSummary:
     decode_s: float = 0.0
     infer_s: float = 0.0
     failures: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)   # video -> what is missing from it
     ledger: dict[str, int] = field(default_factory=dict)
     download_peak_videos: int = 0
 
@@ -132,6 +134,18 @@ def _check_backend(name: str, options: dict[str, Any]) -> None:
         raise SignverseError(f"pose estimator '{name}' is not available here: {infos[name].reason}")
 
 
+def _check_config(config: ExtractConfig) -> None:
+    """Refuse options the backend cannot honour, before any work."""
+    from signverse.estimators import sees_one_person
+    from signverse.pipeline.signer import SIGNER_CHOICES
+    if config.signer not in SIGNER_CHOICES:
+        raise SignverseError(f"unknown signer choice '{config.signer}' (known: {', '.join(SIGNER_CHOICES)})")
+    if config.qc_filter.max_multi_person_frac is not None and sees_one_person(config.backend):
+        raise SignverseError(f"--max-multi-person-frac needs a backend that detects several people: "
+                             f"'{config.backend}' sees one person per frame, so its multi-person "
+                             "fraction is unknown (use --backend dwpose)")
+
+
 def _longest_first(records: list[VideoRecord], max_probe: int = 5000) -> list[VideoRecord]:
     """Local videos longest first (by container duration), so the last busy worker finishes soon
     after the others; URL records keep their order (their length is unknown until downloaded)."""
@@ -168,6 +182,7 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
             import dataclasses
             config = dataclasses.replace(config, keep_video_pose=True)
     _check_backend(config.backend, config.backend_options)
+    _check_config(config)
     out = Path(out)
     records = list(records)[:options.limit] if options.limit is not None else list(records)
     ids = [r.video_id for r in records]
@@ -204,7 +219,8 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
                         max_bytes=options.max_cached_bytes, keep=options.keep_downloads).start()
     executor = make_executor(options.executor, config,
                              options.workers if options.workers is not None else default_workers(),
-                             ray_address=options.ray_address, log_dir=str(out / "logs"))
+                             ray_address=options.ray_address, log_dir=str(out / "logs"),
+                             quiet_native=options.quiet_native)
     bar = _progress(len(todo), options.progress)
     retry: list[VideoRecord] = []
     uncommitted: list[tuple[VideoRecord, VideoResult]] = []
@@ -221,7 +237,8 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
                 ledger.done(rec.video_id, clips=len(res.clips), frames=res.n_frames, seconds=res.seconds,
                             rejected=len(res.rejected),
                             info={"fps": res.fps, "width": res.width, "height": res.height,
-                                  "rejected": res.rejected, "caption_tracks": list(res.captions)})
+                                  "rejected": res.rejected, "caption_tracks": list(res.captions),
+                                  "warnings": list(res.warnings)})
             uncommitted.clear()
         pending_clips = 0
         last_commit = time.monotonic()
@@ -257,6 +274,8 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
         summary.clips += len(result.clips)
         summary.rejected_clips += len(result.rejected)
         summary.frames += result.n_frames
+        if result.warnings:
+            summary.warnings[record.video_id] = list(result.warnings)
         result.video_pose = None   # the poses are in the writer now; free the memory early
         uncommitted.append((record, result))
         pending_clips += len(result.clips)

@@ -45,6 +45,10 @@ class SignerConfig:
     weight_center: float = 0.25
     weight_activity: float = 0.4
     fix_hands: bool = True
+    prefer: str = "auto"           # auto (score above) | largest | left | right | center
+
+
+SIGNER_CHOICES = ("auto", "largest", "left", "right", "center")
 
 
 @dataclass
@@ -203,39 +207,55 @@ def fix_hand_swaps(xy: np.ndarray, conf: np.ndarray, layout: str) -> tuple[np.nd
     by a margin (so near-touching hands are left alone). With one hand visible it is moved to the
     other component when it is clearly at the other wrist. Returns new arrays and the swap count.
     """
-    setup = _hand_setup(layout)
-    if setup is None:
-        return xy, conf, 0
-    ls, rs, lw, rw = setup
-    xy, conf = xy.copy(), conf.copy()
-    swaps = 0
-    prev: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
-    for t in range(xy.shape[0]):
-        hl, hr = _hand_center(xy[t, ls], conf[t, ls]), _hand_center(xy[t, rs], conf[t, rs])
-        if hl is None and hr is None:
-            continue
-        if lw is not None and rw is not None and conf[t, lw] > 0 and conf[t, rw] > 0:
-            ref_l, ref_r = xy[t, lw], xy[t, rw]
-        else:
-            ref_l, ref_r = prev
-        swap = False
-        if ref_l is not None and ref_r is not None:
-            scale = max(float(np.linalg.norm(ref_l - ref_r)), 1e-6)
-            if hl is not None and hr is not None:
-                straight = np.linalg.norm(hl - ref_l) + np.linalg.norm(hr - ref_r)
-                crossed = np.linalg.norm(hl - ref_r) + np.linalg.norm(hr - ref_l)
-                swap = crossed < straight - 0.25 * scale
-            elif hl is not None:
-                swap = np.linalg.norm(hl - ref_r) < np.linalg.norm(hl - ref_l) - 0.25 * scale
-            else:
-                swap = np.linalg.norm(hr - ref_l) < np.linalg.norm(hr - ref_r) - 0.25 * scale
-        if swap:
-            xy[t, ls], xy[t, rs] = xy[t, rs].copy(), xy[t, ls].copy()
-            conf[t, ls], conf[t, rs] = conf[t, rs].copy(), conf[t, ls].copy()
-            hl, hr = hr, hl
-            swaps += 1
-        prev = (hl if hl is not None else prev[0], hr if hr is not None else prev[1])
+    xy, conf, swaps, _ = HandFixer(layout)(xy, conf)
     return xy, conf, swaps
+
+
+class HandFixer:
+    """``fix_hand_swaps`` over a sequence given in pieces: the previous frame's hands carry over,
+    so fixing chunk by chunk gives exactly the result of fixing the whole sequence at once."""
+
+    def __init__(self, layout: str):
+        self.setup = _hand_setup(layout)
+        self.prev: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        self.swaps = 0
+
+    def __call__(self, xy: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """Fixed copies of ``xy``/``conf``, swaps in this piece, swaps so far."""
+        if self.setup is None:
+            return xy, conf, 0, 0
+        ls, rs, lw, rw = self.setup
+        xy, conf = xy.copy(), conf.copy()
+        swaps = 0
+        prev = self.prev
+        for t in range(xy.shape[0]):
+            hl, hr = _hand_center(xy[t, ls], conf[t, ls]), _hand_center(xy[t, rs], conf[t, rs])
+            if hl is None and hr is None:
+                continue
+            if lw is not None and rw is not None and conf[t, lw] > 0 and conf[t, rw] > 0:
+                ref_l, ref_r = xy[t, lw], xy[t, rw]
+            else:
+                ref_l, ref_r = prev
+            swap = False
+            if ref_l is not None and ref_r is not None:
+                scale = max(float(np.linalg.norm(ref_l - ref_r)), 1e-6)
+                if hl is not None and hr is not None:
+                    straight = np.linalg.norm(hl - ref_l) + np.linalg.norm(hr - ref_r)
+                    crossed = np.linalg.norm(hl - ref_r) + np.linalg.norm(hr - ref_l)
+                    swap = crossed < straight - 0.25 * scale
+                elif hl is not None:
+                    swap = np.linalg.norm(hl - ref_r) < np.linalg.norm(hl - ref_l) - 0.25 * scale
+                else:
+                    swap = np.linalg.norm(hr - ref_l) < np.linalg.norm(hr - ref_r) - 0.25 * scale
+            if swap:
+                xy[t, ls], xy[t, rs] = xy[t, rs].copy(), xy[t, ls].copy()
+                conf[t, ls], conf[t, rs] = conf[t, rs].copy(), conf[t, ls].copy()
+                hl, hr = hr, hl
+                swaps += 1
+            prev = (hl if hl is not None else prev[0], hr if hr is not None else prev[1])
+        self.prev = prev
+        self.swaps += swaps
+        return xy, conf, swaps, self.swaps
 
 
 # -- scoring --------------------------------------------------------------------------------------
@@ -253,44 +273,96 @@ def _wrist_points(layout_name: str, n_points: int) -> list[int]:
     return points
 
 
-def select_signer(xy: np.ndarray, conf: np.ndarray, layout: str, *, width: float | None = None,
-                  height: float | None = None, config: SignerConfig | None = None) -> SignerSelection:
-    """Track the people of ``xy [T, P, K, 2]`` / ``conf [T, P, K]`` and pick the signer.
+@dataclass
+class SignerFeatures:
+    """What tracking and scoring need from each frame's detections, a small fraction of the points.
 
-    ``layout`` names the points (for hands and wrists; an unknown name disables hand logic and uses
-    all points for activity). ``width``/``height`` are the frame size for the centrality score
-    (default: the extent of all points). Returns a ``SignerSelection``.
+    ``boxes [T, P, 4]``, ``present [T, P]`` (enough valid points to count as a person) and the
+    wrist/hand points used for hand activity, ``act_xy [T, P, A, 2]`` / ``act_valid [T, P, A]``.
+    Built batch by batch (:meth:`of`, then :meth:`concat`), so a whole video's pose need not be
+    held in memory to choose its signer.
+    """
+
+    boxes: np.ndarray
+    present: np.ndarray
+    act_xy: np.ndarray
+    act_valid: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        return self.present.shape[0]
+
+    @classmethod
+    def of(cls, xy: np.ndarray, conf: np.ndarray, layout: str,
+           config: SignerConfig | None = None) -> "SignerFeatures":
+        cfg = config or SignerConfig()
+        n_points = conf.shape[-1]
+        valid = (conf > 0) & np.isfinite(xy).all(-1)
+        present = valid.sum(-1) >= min(cfg.min_points, n_points)
+        points = _wrist_points(layout, n_points) or list(range(n_points))
+        return cls(_boxes(xy, valid), present, np.ascontiguousarray(xy[:, :, points]),
+                   np.ascontiguousarray(valid[:, :, points]))
+
+    @classmethod
+    def concat(cls, parts: list["SignerFeatures"]) -> "SignerFeatures":
+        """Join per-batch features; the person axis is padded to the widest batch."""
+        width = max((p.present.shape[1] for p in parts), default=1)
+
+        def pad(a: np.ndarray, fill) -> np.ndarray:
+            if a.shape[1] == width:
+                return a
+            out = np.full((a.shape[0], width, *a.shape[2:]), fill, a.dtype)
+            out[:, :a.shape[1]] = a
+            return out
+        if not parts:
+            return cls(np.full((0, 1, 4), np.nan), np.zeros((0, 1), bool), np.zeros((0, 1, 0, 2), np.float32),
+                       np.zeros((0, 1, 0), bool))
+        return cls(np.concatenate([pad(p.boxes, np.nan) for p in parts]),
+                   np.concatenate([pad(p.present, False) for p in parts]),
+                   np.concatenate([pad(p.act_xy, np.nan) for p in parts]),
+                   np.concatenate([pad(p.act_valid, False) for p in parts]))
+
+
+@dataclass
+class SignerChoice:
+    """Which input person slot is the signer in each frame (``signer_index``, -1: absent)."""
+
+    signer_index: np.ndarray
+    persons_per_frame: np.ndarray
+    track_ids: np.ndarray
+    report: dict[str, Any]
+
+
+def choose_signer(features: SignerFeatures, *, width: float | None = None, height: float | None = None,
+                  config: SignerConfig | None = None) -> SignerChoice:
+    """Track people over the video and pick the signer's track (see the module docstring).
+
+    ``config.prefer`` picks by the weighted score (``auto``), by size (``largest``) or by the
+    horizontal position of the track's median box centre (``left``/``right``/``center``); every
+    choice is weighted by presence, so a person glimpsed for a few frames does not win.
     """
     cfg = config or SignerConfig()
-    xy = np.asarray(xy, np.float32)
-    conf = np.asarray(conf, np.float32)
-    if xy.ndim != 4 or xy.shape[-1] != 2 or conf.shape != xy.shape[:3]:
-        raise SignerInputError(f"expected xy [T, P, K, 2] and conf [T, P, K], got {xy.shape}, {conf.shape}")
-    n_frames, n_slots, n_points = conf.shape
-    valid = (conf > 0) & np.isfinite(xy).all(-1)
-    present = valid.sum(-1) >= min(cfg.min_points, n_points)
+    if cfg.prefer not in SIGNER_CHOICES:
+        raise SignverseError(f"unknown signer choice '{cfg.prefer}' (known: {', '.join(SIGNER_CHOICES)})")
+    boxes, present = features.boxes, features.present
+    n_frames = present.shape[0]
     persons = present.sum(-1).astype(np.int64)
-    boxes = _boxes(xy, valid)
     ids = _track(boxes, present, cfg)
-
-    out_xy = np.full((n_frames, 1, n_points, 2), np.nan, np.float32)
-    out_conf = np.zeros((n_frames, 1, n_points), np.float32)
     signer_index = np.full(n_frames, -1, np.int64)
     n_tracks = int(ids.max()) + 1 if (ids >= 0).any() else 0
     report: dict[str, Any] = {"frames": n_frames, "tracks": n_tracks, "signer_track": None,
                               "frames_with_signer": 0, "frames_multi_person": int((persons > 1).sum()),
                               "max_persons": int(persons.max()) if n_frames else 0,
-                              "hand_swaps": 0, "scores": {}}
+                              "hand_swaps": 0, "prefer": cfg.prefer, "scores": {}}
     if n_tracks == 0:
-        return SignerSelection(out_xy, out_conf, persons, signer_index, ids, report)
+        return SignerChoice(signer_index, persons, ids, report)
 
     if width is None or height is None:
         with _quiet():
-            ext = np.nanmax(np.where(valid[..., None], xy, np.nan).reshape(-1, 2), axis=0)
+            ext = np.nanmax(boxes[..., 2:].reshape(-1, 2), axis=0)
         width = width or float(np.nan_to_num(ext[0], nan=1.0))
         height = height or float(np.nan_to_num(ext[1], nan=1.0))
     frame_center = np.array([width / 2, height / 2])
-    activity_points = _wrist_points(layout, n_points) or list(range(n_points))
 
     stats = []
     for track in range(n_tracks):
@@ -302,17 +374,18 @@ def select_signer(xy: np.ndarray, conf: np.ndarray, layout: str, *, width: float
         centrality = float(np.clip(1 - np.linalg.norm(off, axis=-1) / np.sqrt(2), 0, 1).mean())
         # Hand activity: mean per-frame displacement of wrist/hand points over consecutive frames,
         # in box heights, so a near and a far signer are comparable.
-        pts = xy[t_idx, s_idx][:, activity_points]
-        ok = valid[t_idx, s_idx][:, activity_points]
+        pts = features.act_xy[t_idx, s_idx]
+        ok = features.act_valid[t_idx, s_idx]
         moves = []
         for i in range(1, len(t_idx)):
             both = ok[i] & ok[i - 1]
             if both.any() and t_idx[i] - t_idx[i - 1] <= 2:
                 moves.append(float(np.linalg.norm(pts[i, both] - pts[i - 1, both], axis=-1).mean()
                                    / box_h[i]))
-        hands_seen = float(ok.any(-1).mean())
+        hands_seen = float(ok.any(-1).mean()) if ok.shape[-1] else 0.0
         stats.append({"frames": len(t_idx), "presence": len(t_idx) / n_frames,
                       "size": float(np.median(box_h)), "centrality": centrality,
+                      "x": float(np.clip(np.median(centers[:, 0]) / max(width, 1e-6), 0, 1)),
                       "activity": (float(np.mean(moves)) if moves else 0.0) * (0.5 + 0.5 * hands_seen)})
     max_size = max(s["size"] for s in stats) or 1.0
     max_act = max(s["activity"] for s in stats)
@@ -320,25 +393,62 @@ def select_signer(xy: np.ndarray, conf: np.ndarray, layout: str, *, width: float
         act = s["activity"] / max_act if max_act > 0 else 0.0
         s["score"] = s["presence"] * (cfg.weight_size * s["size"] / max_size
                                       + cfg.weight_center * s["centrality"] + cfg.weight_activity * act)
-    best = int(np.argmax([s["score"] for s in stats]))
+    pick = {"auto": lambda s: s["score"],
+            "largest": lambda s: s["presence"] * s["size"] / max_size,
+            "left": lambda s: s["presence"] * (1 - s["x"]),
+            "right": lambda s: s["presence"] * s["x"],
+            "center": lambda s: s["presence"] * s["centrality"]}[cfg.prefer]
+    best = int(np.argmax([pick(s) for s in stats]))
     report["signer_track"] = best
     report["scores"] = {str(i): {k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}
                         for i, s in enumerate(stats)}
-
     t_idx, s_idx = np.nonzero(ids == best)
     signer_index[t_idx] = s_idx
+    report["frames_with_signer"] = int((signer_index >= 0).sum())
+    return SignerChoice(signer_index, persons, ids, report)
+
+
+def gather_signer(xy: np.ndarray, conf: np.ndarray, signer_index: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The signer's points ``[T, 1, K, 2]`` / ``[T, 1, K]`` from all people's (NaN/0 where absent)."""
+    n_frames, _, n_points = conf.shape
+    out_xy = np.full((n_frames, 1, n_points, 2), np.nan, np.float32)
+    out_conf = np.zeros((n_frames, 1, n_points), np.float32)
+    t_idx = np.flatnonzero(signer_index >= 0)
+    s_idx = signer_index[t_idx]
     out_xy[t_idx, 0] = xy[t_idx, s_idx]
     out_conf[t_idx, 0] = conf[t_idx, s_idx]
     missing = ~(out_conf > 0) | ~np.isfinite(out_xy).all(-1)   # PoseSeq's "missing" invariant
     out_xy[missing] = np.nan
     out_conf[missing] = 0
-    if cfg.fix_hands:
-        fixed_xy, fixed_conf, swaps = fix_hand_swaps(out_xy[:, 0], out_conf[:, 0], layout)
+    return out_xy, out_conf
+
+
+def select_signer(xy: np.ndarray, conf: np.ndarray, layout: str, *, width: float | None = None,
+                  height: float | None = None, config: SignerConfig | None = None) -> SignerSelection:
+    """Track the people of ``xy [T, P, K, 2]`` / ``conf [T, P, K]`` and pick the signer.
+
+    ``layout`` names the points (for hands and wrists; an unknown name disables hand logic and uses
+    all points for activity). ``width``/``height`` are the frame size for the centrality score
+    (default: the extent of all points). Returns a ``SignerSelection``. (The extraction pipeline
+    runs the same steps in pieces: :class:`SignerFeatures`, :func:`choose_signer`,
+    :func:`gather_signer`, :class:`HandFixer`.)
+    """
+    cfg = config or SignerConfig()
+    xy = np.asarray(xy, np.float32)
+    conf = np.asarray(conf, np.float32)
+    if xy.ndim != 4 or xy.shape[-1] != 2 or conf.shape != xy.shape[:3]:
+        raise SignerInputError(f"expected xy [T, P, K, 2] and conf [T, P, K], got {xy.shape}, {conf.shape}")
+    choice = choose_signer(SignerFeatures.of(xy, conf, layout, cfg), width=width, height=height,
+                           config=cfg)
+    out_xy, out_conf = gather_signer(xy, conf, choice.signer_index)
+    if cfg.fix_hands and choice.report["tracks"]:
+        fixed_xy, fixed_conf, swaps, _ = HandFixer(layout)(out_xy[:, 0], out_conf[:, 0])
         out_xy[:, 0], out_conf[:, 0] = fixed_xy, fixed_conf
-        report["hand_swaps"] = swaps
-    report["frames_with_signer"] = int((signer_index >= 0).sum())
-    log.debug("signer selection: %s", report)
-    return SignerSelection(out_xy, out_conf, persons, signer_index, ids, report)
+        choice.report["hand_swaps"] = swaps
+    log.debug("signer selection: %s", choice.report)
+    return SignerSelection(out_xy, out_conf, choice.persons_per_frame, choice.signer_index,
+                           choice.track_ids, choice.report)
 
 
 def select_signer_pose(pose: PoseSeq, config: SignerConfig | None = None) -> tuple[PoseSeq, SignerSelection]:
@@ -352,5 +462,6 @@ class SignerInputError(SignverseError):
     """Arrays handed to ``select_signer`` have the wrong shapes."""
 
 
-__all__ = ["SignerConfig", "SignerInputError", "SignerSelection", "fix_hand_swaps", "select_signer",
-           "select_signer_pose"]
+__all__ = ["HandFixer", "SIGNER_CHOICES", "SignerChoice", "SignerConfig", "SignerFeatures",
+           "SignerInputError", "SignerSelection", "choose_signer", "fix_hand_swaps", "gather_signer",
+           "select_signer", "select_signer_pose"]

@@ -4,6 +4,18 @@ A :class:`VideoProcessor` owns one estimator (one model instance per worker proc
 actor). Decoding runs in a thread that fills a bounded frame queue while the estimator works on
 the previous batch, so decode and inference overlap (PyAV and MediaPipe both release the GIL).
 
+Memory does not grow with a video's resolution or length:
+
+* frames are shrunk in the decoder to ``max_side`` pixels (the pose models work on far smaller
+  crops; coordinates are scaled back to the video's own pixels) and the read-ahead queue is
+  bounded in bytes (``read_ahead_bytes``) as well as frames;
+* the estimator's per-frame output (every person, every native point) is spilled to a temporary
+  folder in chunks of ``chunk_frames`` frames; only boxes and wrist/hand points stay in memory
+  to choose the signer. The signer's points are then read back chunk by chunk, converted to the
+  stored layout, and cut into clips. What a video keeps in memory is the signer's stored-layout
+  pose (1.6 KB per frame for ``dwpose``), which its clips share; ``keep_video_pose`` (release
+  shards) holds the whole multi-person pose as before.
+
 Every failure becomes a :class:`VideoResult` with a one-line ``error`` instead of an exception,
 so that results cross process boundaries safely and one bad file never stops the rest.
 """
@@ -11,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import queue
+from array import array
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,9 +56,14 @@ class ExtractConfig:
     caption_language: str | None = None      # which caption track defines clips (default: first)
     qc_filter: QCFilter = field(default_factory=QCFilter)
     batch_frames: int = 8                    # frames per estimator call
-    read_ahead: int = 64                     # decoded frames buffered ahead of inference
+    read_ahead: int = 64                     # decoded frames buffered ahead of inference (at most)
+    read_ahead_bytes: int = 64 << 20         # ... and at most this many bytes of them
+    max_side: int | None = 1280              # frames shrink to this longer side first (None: as is)
+    max_hold: float = 1.0                    # a timestamp jump longer than this is a gap (missing)
+    chunk_frames: int = 256                  # estimator output spilled to disk per this many frames
     keep_video_pose: bool = False            # also return the whole video's pose (release shards)
     select_signer: bool = True
+    signer: str = "auto"                     # auto | largest | left | right | center
     layout: str = "dwpose"                   # stored layout; "native" keeps the estimator's own
 
 
@@ -66,6 +84,7 @@ class VideoResult:
     wall_s: float = 0.0
     captions: dict[str, list[Segment]] = field(default_factory=dict)   # language -> cues
     video_pose: PoseSeq | None = None
+    warnings: list[str] = field(default_factory=list)   # one line each: truncation, gaps, bad cues
     error: str | None = None
 
     @property
@@ -86,48 +105,97 @@ def caption_language(path: str | Path, video_id: str | None = None) -> str | Non
 def read_captions(path: str | Path, video_id: str | None = None) -> dict[str, list[Segment]]:
     """Caption tracks of one file, language -> cues (parsed and cleaned by ``signverse.io.captions``).
 
-    ``.vtt`` / ``.srt`` hold one track (language from ``<id>.<lang>.vtt``); the release's
-    ``<id>.captions.json`` holds one per language.
+    ``.vtt`` / ``.srt`` hold one track (language from ``<id>.<lang>.vtt``, else ``""``: unknown);
+    the release's ``<id>.captions.json`` holds one per language.
     """
+    return read_caption_file(path, video_id)[0]
+
+
+def read_caption_file(path: str | Path, video_id: str | None = None
+                      ) -> tuple[dict[str, list[Segment]], list[str]]:
+    """``read_captions`` plus one line per cue the file's reader rejected."""
     from signverse.io import captions as cap
     path = Path(path)
     if path.name.endswith(".json"):
-        return dict(cap.read_captions_json(path).segments)
+        found = cap.read_captions_json(path)
+        return dict(found.segments), list(found.problems)
     language = caption_language(path, video_id)
-    return {language or "": cap.read_captions(path, language=language)}
+    return {language or "": cap.read_captions(path, language=language)}, []
 
 
-def _pick_track(tracks: dict[str, list[Segment]], preferred: str | None) -> tuple[str | None, list[Segment]]:
+@dataclass
+class _Track:
+    """One caption track of a video: ``label`` is unique per video, ``language`` None if unknown."""
+
+    label: str
+    language: str | None
+    segments: list[Segment]
+
+
+def _pick_track(tracks: list[_Track], preferred: str | None, video_id: str) -> _Track | None:
+    """The track that defines clips: ``preferred`` (``de`` also matches ``de-CH``), else the first.
+
+    A video that has tracks but not the preferred language fails with the list of what it has,
+    rather than silently using another language.
+    """
     if not tracks:
-        return None, []
-    if preferred is not None:
-        for lang, segs in tracks.items():
-            if lang == preferred or (lang or "").split("-")[0] == preferred:
-                return lang, segs
-    return next(iter(tracks.items()))
+        return None
+    if preferred is None:
+        return tracks[0]
+    for track in tracks:
+        if track.language and (track.language == preferred or track.language.split("-")[0] == preferred):
+            return track
+    have = ", ".join(t.language or f"{t.label} (language unknown)" for t in tracks)
+    raise SignverseError(f"{video_id}: no '{preferred}' caption track (available: {have})")
 
 
 class _Decoder(threading.Thread):
-    """Decode into a bounded queue; errors travel through the queue to the consumer."""
+    """Decode into a queue bounded in frames and in bytes; errors travel through the queue."""
 
-    def __init__(self, path: str, fps: float | None, read_ahead: int):
+    def __init__(self, path: str, fps: float | None, read_ahead: int, read_ahead_bytes: int | None = None,
+                 *, max_side: int | None = None, max_hold: float = 1.0, stats=None):
+        from signverse.video import DecodeStats
         super().__init__(name="signverse-decode", daemon=True)
         self.path, self.fps = path, fps
+        self.max_side, self.max_hold = max_side, max_hold
+        self.stats = stats if stats is not None else DecodeStats()
         self.frames: queue.Queue = queue.Queue(maxsize=max(2, read_ahead))
+        self.max_bytes = read_ahead_bytes
+        self.queued_bytes = 0
+        self.peak_bytes = 0
+        self._room = threading.Condition()
         self.stop = threading.Event()
         self.seconds = 0.0
+
+    def _put(self, item, nbytes: int = 0) -> None:
+        with self._room:
+            # Wait for room in bytes; one frame always fits (else a huge frame would block forever).
+            while (self.max_bytes is not None and self.queued_bytes
+                   and self.queued_bytes + nbytes > self.max_bytes and not self.stop.is_set()):
+                self._room.wait(0.1)
+            self.queued_bytes += nbytes
+            self.peak_bytes = max(self.peak_bytes, self.queued_bytes)
+        self.frames.put((item, nbytes))
+
+    def _get(self, timeout: float | None = None):
+        item, nbytes = self.frames.get(timeout=timeout)
+        with self._room:
+            self.queued_bytes -= nbytes
+            self._room.notify_all()
+        return item
 
     def run(self) -> None:
         from signverse.video import decode
         t0 = time.perf_counter()
         try:
-            for index, t, rgb in decode(self.path, self.fps):
+            for index, t, rgb in decode(self.path, self.fps, max_side=self.max_side,
+                                        max_hold=self.max_hold, stats=self.stats):
                 if self.stop.is_set():
                     break
-                self.frames.put((index, t, rgb))
-            self.frames.put(_DONE)
+                self._put((index, t, rgb), rgb.nbytes)
+            self._put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self.frames.put(exc)
+            self._put(exc)
         finally:
             self.seconds = time.perf_counter() - t0
 
@@ -135,7 +203,7 @@ class _Decoder(threading.Thread):
         while True:
             batch = []
             while len(batch) < size:
-                item = self.frames.get()
+                item = self._get()
                 if item is _DONE:
                     if batch:
                         yield batch
@@ -144,6 +212,86 @@ class _Decoder(threading.Thread):
                     raise item
                 batch.append(item)
             yield batch
+
+    def finish(self) -> None:
+        """Stop decoding and drain the queue so the thread ends."""
+        self.stop.set()
+        while self.is_alive():
+            try:
+                self._get(timeout=0.05)
+            except queue.Empty:
+                pass
+
+
+class PoseSpill:
+    """A video's per-frame estimator output (all people, native points) in chunk files on disk.
+
+    Chunks of ``chunk_frames`` frames are padded to their own most people and written as
+    ``.npy`` pairs in ``folder`` (which the caller creates and removes); :meth:`chunks` reads
+    them back one at a time. Only plain arrays are written and read (no pickles).
+    """
+
+    def __init__(self, folder: str | Path, n_points: int, chunk_frames: int = 256):
+        self.folder = Path(folder)
+        self.n_points = n_points
+        self.chunk_frames = max(1, int(chunk_frames))
+        self.n_frames = 0
+        self._pending: list = []
+        self._files: list[tuple[int, int, Path, Path]] = []   # (first frame, frames, xy, conf)
+
+    def add(self, poses) -> None:
+        self._pending.extend(poses)
+        while len(self._pending) >= self.chunk_frames:
+            self._write(self._pending[:self.chunk_frames])
+            self._pending = self._pending[self.chunk_frames:]
+
+    def close(self) -> None:
+        if self._pending:
+            self._write(self._pending)
+            self._pending = []
+
+    def _write(self, poses) -> None:
+        from signverse.estimators.base import stack_frames
+        seq = stack_frames(poses, fps=1.0, width=1, height=1, layout="custom", n_points=self.n_points)
+        n = len(self._files)
+        xy_path, conf_path = self.folder / f"xy-{n:06d}.npy", self.folder / f"conf-{n:06d}.npy"
+        np.save(xy_path, seq.xy, allow_pickle=False)
+        np.save(conf_path, seq.conf, allow_pickle=False)
+        self._files.append((self.n_frames, len(poses), xy_path, conf_path))
+        self.n_frames += len(poses)
+
+    def chunks(self):
+        """``(first frame, xy [n, P, K, 2], conf [n, P, K])`` per chunk, in order."""
+        for first, _n, xy_path, conf_path in self._files:
+            yield first, np.load(xy_path, allow_pickle=False), np.load(conf_path, allow_pickle=False)
+
+
+def _crop_box(width: int, signer: str) -> tuple[int, int]:
+    """Columns ``[x0, x1)`` a one-person estimator sees for ``--signer left|right|center``."""
+    if signer == "left":
+        return 0, width // 2
+    if signer == "right":
+        return width // 2, width
+    if signer == "center":
+        return width // 4, width - width // 4
+    return 0, width
+
+
+def _to_display(poses, x0: int, sx: float, sy: float):
+    """Estimator output on a (cropped, shrunk) frame -> pixels of the full display frame."""
+    if x0 == 0 and sx == 1.0 and sy == 1.0:
+        return poses
+    scale = np.array([sx, sy], np.float32)
+    shift = np.array([x0 * sx, 0.0], np.float32)
+    return [(xy * scale + shift, conf) for xy, conf in poses]
+
+
+def gap_seconds_within(gaps, start: float, end: float) -> float:
+    """Seconds of timestamp gaps (``(time, missing)`` pairs) inside ``[start, end)``."""
+    total = 0.0
+    for at, missing in gaps:
+        total += max(0.0, min(end, at + missing) - max(start, at))
+    return total
 
 
 class VideoProcessor:
@@ -182,91 +330,163 @@ class VideoProcessor:
         return result
 
     def _process(self, record: VideoRecord) -> VideoResult:
-        from signverse.estimators.base import stack_frames
-        from signverse.video import probe
+        import tempfile
+        from signverse.video import DecodeStats, probe
         cfg = self.config
         if not record.path:
             raise SignverseError(f"{record.video_id}: no local file (no path, and no url was fetched)")
         path = str(record.path)
         info = probe(path)
-        tracks: dict[str, list[Segment]] = {}
+        warnings: list[str] = []
+        tracks: list[_Track] = []
         for cap in record.captions:
             try:
-                found = read_captions(cap, record.video_id)
+                found, problems = read_caption_file(cap, record.video_id)
             except SignverseError as exc:
                 raise SignverseError(f"unreadable captions: {exc}") from None
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 raise SignverseError(f"{cap}: unreadable captions ({exc})") from None
+            warnings += problems
             for lang, segs in found.items():
-                tracks.setdefault(lang or f"track{len(tracks)}", segs)
+                label = lang or f"track{len(tracks)}"
+                if all(t.label != label for t in tracks):
+                    tracks.append(_Track(label, lang or None, segs))
+        track = _pick_track(tracks, cfg.caption_language, record.video_id)
 
         est = self.estimator()
         est.reset()
-        decoder = _Decoder(path, cfg.fps, cfg.read_ahead)
-        decoder.start()
-        frames, times = [], []
-        width = height = 0
-        infer = 0.0
-        try:
-            for batch in decoder.batches(cfg.batch_frames):
-                rgbs = [rgb for _, _, rgb in batch]
-                height, width = rgbs[0].shape[:2]
-                t1 = time.perf_counter()
-                frames.extend(est(rgbs))
-                infer += time.perf_counter() - t1
-                times.extend(t for _, t, _ in batch)
-        finally:
-            decoder.stop.set()
-            # Unblock a decoder waiting on a full queue so the thread ends.
-            while decoder.is_alive():
-                try:
-                    decoder.frames.get(timeout=0.05)
-                except queue.Empty:
-                    pass
-        if not frames:
-            raise SignverseError(f"{path}: no video frame could be decoded")
+        one_person = bool(getattr(est, "single_person", False))
+        stats = DecodeStats()
+        decoder = _Decoder(path, cfg.fps, cfg.read_ahead, cfg.read_ahead_bytes, max_side=cfg.max_side,
+                           max_hold=cfg.max_hold, stats=stats)
         fps = cfg.fps or info.fps or 25.0
-        pose = stack_frames(frames, fps=fps, width=width, height=height, layout=est.layout)
-        persons = np.array([xy.shape[0] for xy, _ in frames])
-        if cfg.select_signer:
-            from signverse.pipeline.signer import select_signer_pose
-            signer, selection = select_signer_pose(pose)
-            persons = np.asarray(selection.persons_per_frame)
+        width, height = info.width, info.height
+        with tempfile.TemporaryDirectory(prefix="signverse-pose-") as spill_dir:
+            spill = None
+            features = []
+            times = array("d")   # 8 bytes a frame (a list of floats costs 32)
+            infer = 0.0
+            decoder.start()
+            try:
+                for batch in decoder.batches(cfg.batch_frames):
+                    rgbs = [rgb for _, _, rgb in batch]
+                    h, w = rgbs[0].shape[:2]
+                    x0, x1 = _crop_box(w, cfg.signer) if one_person else (0, w)
+                    if (x0, x1) != (0, w):
+                        # A one-person model follows whoever it finds: show it only that part.
+                        rgbs = [rgb[:, x0:x1] for rgb in rgbs]
+                    t1 = time.perf_counter()
+                    poses = est(rgbs)
+                    infer += time.perf_counter() - t1
+                    poses = _to_display(poses, x0, width / w, height / h)
+                    if spill is None:
+                        spill = PoseSpill(spill_dir, poses[0][0].shape[1], cfg.chunk_frames)
+                    spill.add(poses)
+                    features.append(self._features(poses, est.layout))
+                    times.extend(t for _, t, _ in batch)
+            finally:
+                decoder.finish()
+            if spill is None or not times:
+                raise SignverseError(f"{path}: no video frame could be decoded")
+            spill.close()
+            warnings += stats.warnings
+            n_frames = spill.n_frames
+            choice = self._choose(features, width, height)
+            del features
+            signer, video_pose = self._signer_pose(spill, choice, fps, width, height, est.layout)
+        persons = None if one_person else np.asarray(choice.persons_per_frame)
+        # Frame times: k / fps unless frames were skipped (gaps) or kept at their own rate.
+        times_arr = np.frombuffer(times, np.float64) if (cfg.fps is None or stats.gaps) else None
+        video_end = (float(times[-1]) + 1.0 / fps) if times_arr is not None else n_frames / fps
+        if track is not None and track.segments:
+            spans = caption_spans(record.video_id, track.segments, n_frames=n_frames, fps=fps,
+                                  min_frames=cfg.min_clip_frames, times=times_arr, video_end=video_end)
         else:
-            signer = pose.persons(0)
-        if cfg.layout != "native":
-            # Signer selection used every native point; the corpus stores the requested layout.
-            signer = convert(signer, cfg.layout)
-        times_arr = np.asarray(times, np.float64) if cfg.fps is None else None
-
-        lang, segments = _pick_track(tracks, cfg.caption_language)
-        if segments:
-            spans = caption_spans(record.video_id, segments, n_frames=signer.n_frames, fps=fps,
-                                  min_frames=cfg.min_clip_frames, times=times_arr)
-        else:
-            spans = window_spans(record.video_id, n_frames=signer.n_frames, fps=fps, window=cfg.window,
+            spans = window_spans(record.video_id, n_frames=n_frames, fps=fps, window=cfg.window,
                                  min_frames=cfg.min_clip_frames, times=times_arr)
-        result = VideoResult(record.video_id, n_frames=signer.n_frames, fps=fps, width=width,
-                             height=height, seconds=signer.n_frames / fps, decode_s=decoder.seconds,
-                             infer_s=infer, captions=tracks)
+        result = VideoResult(record.video_id, n_frames=n_frames, fps=fps, width=width,
+                             height=height, seconds=n_frames / fps, decode_s=decoder.seconds,
+                             infer_s=infer, captions={t.label: t.segments for t in tracks},
+                             warnings=warnings)
         for span in spans:
-            self._add_clip(result, record, span, signer, persons, lang)
+            self._add_clip(result, record, span, signer, persons, track, stats.gaps)
         if cfg.keep_video_pose:
-            result.video_pose = pose
+            result.video_pose = video_pose
+        for warning in warnings:   # the run prints them once at the end and keeps them in the ledger
+            log.info("%s: %s", record.video_id, warning)
         return result
 
+    def _features(self, poses, layout: str):
+        from signverse.estimators.base import stack_frames
+        from signverse.pipeline.signer import SignerFeatures
+        batch = stack_frames(poses, fps=1.0, width=1, height=1, layout=layout)
+        return SignerFeatures.of(batch.xy, batch.conf, layout)
+
+    def _choose(self, features, width: int, height: int):
+        from signverse.pipeline.signer import SignerChoice, SignerConfig, SignerFeatures, choose_signer
+        feats = SignerFeatures.concat(features)
+        if self.config.select_signer:
+            return choose_signer(feats, width=width, height=height,
+                                 config=SignerConfig(prefer=self.config.signer))
+        # No selection: the estimator's first person in every frame.
+        persons = feats.present.sum(-1).astype(np.int64)
+        return SignerChoice(np.zeros(feats.n_frames, np.int64), persons,
+                            np.zeros(feats.present.shape, np.int64), {"tracks": 0})
+
+    def _signer_pose(self, spill: PoseSpill, choice, fps: float, width: int, height: int,
+                     layout: str) -> tuple[PoseSeq, PoseSeq | None]:
+        """The signer's pose in the stored layout, read back chunk by chunk (hands fixed on the way);
+        plus the whole multi-person pose when ``keep_video_pose``."""
+        from signverse.pipeline.signer import HandFixer, gather_signer
+        cfg = self.config
+        fixer = HandFixer(layout) if cfg.select_signer else None
+        pieces_xy, pieces_conf, whole = [], [], []
+        for first, xy, conf in spill.chunks():
+            sxy, sconf = gather_signer(xy, conf, choice.signer_index[first:first + len(xy)])
+            if fixer is not None:
+                fixed_xy, fixed_conf, _, _ = fixer(sxy[:, 0], sconf[:, 0])
+                sxy[:, 0], sconf[:, 0] = fixed_xy, fixed_conf
+            piece = PoseSeq(sxy, sconf, fps=fps, width=width, height=height, layout=layout)
+            if cfg.layout != "native":
+                # Signer selection used every native point; the corpus stores the requested layout.
+                piece = convert(piece, cfg.layout)
+            pieces_xy.append(piece.xy)
+            pieces_conf.append(piece.conf)
+            if cfg.keep_video_pose:
+                whole.append((xy, conf))
+        signer = piece.replace(xy=np.concatenate(pieces_xy), conf=np.concatenate(pieces_conf))
+        video_pose = None
+        if whole:
+            people = max(x.shape[1] for x, _ in whole)
+            n_points = whole[0][1].shape[2]
+            all_xy = np.full((spill.n_frames, people, n_points, 2), np.nan, np.float32)
+            all_conf = np.zeros((spill.n_frames, people, n_points), np.float32)
+            at = 0
+            for x, c in whole:
+                all_xy[at:at + len(x), :x.shape[1]] = x
+                all_conf[at:at + len(x), :x.shape[1]] = c
+                at += len(x)
+            video_pose = PoseSeq(all_xy, all_conf, fps=fps, width=width, height=height, layout=layout)
+        if fixer is not None:
+            choice.report["hand_swaps"] = fixer.swaps
+        return signer, video_pose
+
     def _add_clip(self, result: VideoResult, record: VideoRecord, span: ClipSpan, signer: PoseSeq,
-                  persons: np.ndarray, lang: str | None) -> None:
+                  persons: np.ndarray | None, track: _Track | None, gaps) -> None:
         piece = signer.frames(span.first, span.stop)
-        qc = clip_qc(piece, persons[span.first:span.stop])
+        qc = clip_qc(piece, None if persons is None else persons[span.first:span.stop],
+                     multi_person_known=persons is not None)
+        if gaps:
+            qc["gap_s"] = round(gap_seconds_within(gaps, span.start, span.end), 3)
         reason = self.config.qc_filter.reject_reason(qc, piece.n_frames)
         if reason is not None:
             result.rejected[span.clip_id] = reason
             return
+        language = track.language if (track is not None and span.text is not None) else None
         result.clips.append(Clip(
             clip_id=span.clip_id, video_id=record.video_id, start=span.start, end=span.end,
             sign_language=record.sign_language, signer=record.signer, text=span.text,
-            text_language=span.text_language or (lang if span.text is not None else None),
+            text_language=span.text_language or language,
             split=record.split, qc=qc, pose=piece))
 
 

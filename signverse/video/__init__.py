@@ -4,6 +4,6 @@
 >>> VideoInfo.__name__
 'VideoInfo'
 """
-from signverse.video.decode import VideoInfo, decode, probe
+from signverse.video.decode import DecodeStats, VideoInfo, decode, probe, scaled_size
 
-__all__ = ["VideoInfo", "decode", "probe"]
+__all__ = ["DecodeStats", "VideoInfo", "decode", "probe", "scaled_size"]
