@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -19,8 +18,7 @@ from signverse.pipeline.ledger import Ledger
 from signverse.pipeline.run import RunOptions, extract
 from signverse.pipeline.worker import ExtractConfig, VideoProcessor, _Decoder
 
-sys.path.insert(0, str(Path(__file__).parent))
-from blob_estimator import BlobEstimator, OneBlobEstimator, blob_video  # noqa: E402
+from blob_estimator import BlobEstimator, OneBlobEstimator, blob_video   # tests/ is on sys.path
 
 pytest.importorskip("av")
 pytest.importorskip("scipy")
