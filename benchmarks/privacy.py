@@ -70,6 +70,7 @@ def islr_top1(poses: list[PoseSeq], data: AuditData, samples, folds: int = 5) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "islr"))
+    parser.add_argument("--method", default="canonical-tempo", choices=("canonical-tempo", "canonical"))
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--rotate", type=float, default=0.0)
     parser.add_argument("--figure", help="write the bone-length fingerprint figure here")
@@ -83,9 +84,9 @@ def main() -> int:
     samples = load_islr(args.data, cache_dir=args.cache, workers=2)
     data = audit_data_from_samples(samples)
     loaded = time.perf_counter()
-    anonymized = anonymize_all(data, jitter=args.jitter, rotate=args.rotate)
+    anonymized = anonymize_all(data, method=args.method, jitter=args.jitter, rotate=args.rotate)
     anonymised_at = time.perf_counter()
-    result = audit(data, jitter=args.jitter, rotate=args.rotate, figure=args.figure,
+    result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate, figure=args.figure,
                    anonymized=anonymized)
     result["islr_unseen_signer"] = {
         "classifier": "ridge on normalised arm/hand trajectories, 5 signer-disjoint folds",

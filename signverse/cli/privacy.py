@@ -15,6 +15,8 @@ def register(sub) -> None:
     a.add_argument("data", metavar="DATA")
     a.add_argument("--json", action="store_true", help="print the result as JSON")
     a.add_argument("--figure", metavar="PNG", help="write the bone-length fingerprint figure here")
+    a.add_argument("--method", default="canonical-tempo", choices=("canonical-tempo", "canonical"),
+                   help="anonymisation method (see anonymize)")
     a.add_argument("--jitter", type=float, default=0.0, help="anonymisation jitter (see anonymize)")
     a.add_argument("--rotate", type=float, default=0.0, help="anonymisation rotation, degrees")
     a.set_defaults(handler=run)
@@ -28,7 +30,7 @@ def run(args) -> int:
     from signverse.tasks.privacy import audit, load_audit_data
     data = load_audit_data(args.data)
     try:
-        result = audit(data, jitter=args.jitter, rotate=args.rotate, figure=args.figure)
+        result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate, figure=args.figure)
     except InputError:
         raise
     except SignverseError as exc:
