@@ -8,7 +8,7 @@ def register(sub) -> None:
     a = inner.add_parser(
         "audit", help="re-identification top-1 on raw, normalized and anonymized data",
         description="Trains a signer re-identification probe on some of each signer's sequences "
-                    "and tests it on the others (ridge classifier and cosine nearest neighbour, "
+                    "and tests it on the others (ridge classifiers and cosine nearest neighbour, "
                     "the better reported), on the raw, normalised (neck-centred, shoulder-scaled) "
                     "and anonymised (signverse anonymize) versions of DATA; plus a bone-length "
                     "fingerprint probe. DATA: any source `signverse train` reads with signer ids.")
