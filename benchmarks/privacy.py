@@ -2,12 +2,13 @@
 anonymisation costs sign recognition.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/privacy.py [--data ../shared/data/islr]
-        [--jitter 0.05 --rotate 10] [--figure fingerprint.png] [--cache DIR] [--json]
+        [--method canonical-tempo|canonical] [--jitter 0.05 --rotate 10]
+        [--figure fingerprint.png] [--cache DIR] [--json]
 
 Data: the shared ISLR-MP DEV folder (51 real signers, 1940 sequences, MediaPipe Holistic).
 Re-identification: ``signverse.tasks.privacy.audit`` (every second sequence of each (signer,
-sign) held out; ridge classifier and cosine 1-NN on per-point position mean/std and presence,
-the better reported) on raw, normalised and anonymised poses, plus the bone-length fingerprint.
+sign) held out; ridge classifiers (alpha 10 and 1) and cosine 1-NN on per-point position
+mean/std and presence, the best reported) on raw, normalised and anonymised poses, plus the bone-length fingerprint.
 Utility: unseen-signer ISLR top-1, 5 signer-disjoint folds (``kfold_by_signer``), a classical
 classifier (ridge, closed form) on normalised arm and hand trajectories (8 time steps, hand
 shapes relative to the wrist, presence), trained and tested on the original poses and then on
