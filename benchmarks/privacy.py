@@ -71,7 +71,8 @@ def islr_top1(poses: list[PoseSeq], data: AuditData, samples, folds: int = 5) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "islr"))
-    parser.add_argument("--method", default="canonical-tempo", choices=("canonical-tempo", "canonical"))
+    parser.add_argument("--method", default="canonical-tempo",
+                        choices=("canonical-tempo", "canonical"))
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--rotate", type=float, default=0.0)
     parser.add_argument("--figure", help="write the bone-length fingerprint figure here")

@@ -30,7 +30,8 @@ def run(args) -> int:
     from signverse.tasks.privacy import audit, load_audit_data
     data = load_audit_data(args.data)
     try:
-        result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate, figure=args.figure)
+        result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate,
+                       figure=args.figure)
     except InputError:
         raise
     except SignverseError as exc:

@@ -136,8 +136,8 @@ def smooth_time(pose: PoseSeq, seconds: float = SMOOTH_SECONDS) -> PoseSeq:
 def _motion_points(layout: str) -> np.ndarray:
     """The arms and hands: the points whose path defines the signing's progress."""
     lay = get_layout(layout)
-    idx = [lay.anchor(f"{side}_{joint}") for side in ("left", "right") for joint in ("elbow", "wrist")
-           if lay.has_anchor(f"{side}_{joint}")]
+    names = [f"{side}_{joint}" for side in ("left", "right") for joint in ("elbow", "wrist")]
+    idx = [lay.anchor(name) for name in names if lay.has_anchor(name)]
     for comp in ("left_hand", "right_hand"):
         if any(c.name == comp for c in lay.components):
             sl = lay.slice(comp)

@@ -55,9 +55,10 @@ def test_anonymize_pose_file_and_openpose_folder(tmp_path):
     assert main(["anonymize", str(src), str(tmp_path / "anon.pose")]) == 0
     assert signverse.read_pose(tmp_path / "anon.pose").layout == "dwpose"
     # the skeleton-only method keeps the source's timing: frame for frame the same joint angles
-    assert main(["anonymize", str(src), str(tmp_path / "skeleton.pose"), "--method", "canonical"]) == 0
+    skeleton = tmp_path / "skeleton.pose"
+    assert main(["anonymize", str(src), str(skeleton), "--method", "canonical"]) == 0
     from signverse.ops.retarget import joint_angle_change
-    skeleton_only = signverse.read_pose(tmp_path / "skeleton.pose")
+    skeleton_only = signverse.read_pose(skeleton)
     assert np.median(joint_angle_change(pose, skeleton_only)) < 1e-3
     assert np.median(joint_angle_change(pose, signverse.read_pose(tmp_path / "anon.pose"))) > 1e-3
     from signverse.io.openpose_json import write_openpose_folder
