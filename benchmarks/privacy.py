@@ -2,12 +2,13 @@
 anonymisation costs sign recognition.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/privacy.py [--data ../shared/data/islr]
-        [--jitter 0.05 --rotate 10] [--figure fingerprint.png] [--cache DIR] [--json]
+        [--method canonical-tempo|canonical] [--jitter 0.05 --rotate 10]
+        [--figure fingerprint.png] [--cache DIR] [--json]
 
 Data: the shared ISLR-MP DEV folder (51 real signers, 1940 sequences, MediaPipe Holistic).
 Re-identification: ``signverse.tasks.privacy.audit`` (every second sequence of each (signer,
-sign) held out; ridge classifier and cosine 1-NN on per-point position mean/std and presence,
-the better reported) on raw, normalised and anonymised poses, plus the bone-length fingerprint.
+sign) held out; ridge classifiers (alpha 10 and 1) and cosine 1-NN on per-point position
+mean/std and presence, the best reported) on raw, normalised and anonymised poses, plus the bone-length fingerprint.
 Utility: unseen-signer ISLR top-1, 5 signer-disjoint folds (``kfold_by_signer``), a classical
 classifier (ridge, closed form) on normalised arm and hand trajectories (8 time steps, hand
 shapes relative to the wrist, presence), trained and tested on the original poses and then on
@@ -70,6 +71,8 @@ def islr_top1(poses: list[PoseSeq], data: AuditData, samples, folds: int = 5) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "islr"))
+    parser.add_argument("--method", default="canonical-tempo",
+                        choices=("canonical-tempo", "canonical"))
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--rotate", type=float, default=0.0)
     parser.add_argument("--figure", help="write the bone-length fingerprint figure here")
@@ -83,9 +86,9 @@ def main() -> int:
     samples = load_islr(args.data, cache_dir=args.cache, workers=2)
     data = audit_data_from_samples(samples)
     loaded = time.perf_counter()
-    anonymized = anonymize_all(data, jitter=args.jitter, rotate=args.rotate)
+    anonymized = anonymize_all(data, method=args.method, jitter=args.jitter, rotate=args.rotate)
     anonymised_at = time.perf_counter()
-    result = audit(data, jitter=args.jitter, rotate=args.rotate, figure=args.figure,
+    result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate, figure=args.figure,
                    anonymized=anonymized)
     result["islr_unseen_signer"] = {
         "classifier": "ridge on normalised arm/hand trajectories, 5 signer-disjoint folds",

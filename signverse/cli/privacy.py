@@ -8,13 +8,15 @@ def register(sub) -> None:
     a = inner.add_parser(
         "audit", help="re-identification top-1 on raw, normalized and anonymized data",
         description="Trains a signer re-identification probe on some of each signer's sequences "
-                    "and tests it on the others (ridge classifier and cosine nearest neighbour, "
+                    "and tests it on the others (ridge classifiers and cosine nearest neighbour, "
                     "the better reported), on the raw, normalised (neck-centred, shoulder-scaled) "
                     "and anonymised (signverse anonymize) versions of DATA; plus a bone-length "
                     "fingerprint probe. DATA: any source `signverse train` reads with signer ids.")
     a.add_argument("data", metavar="DATA")
     a.add_argument("--json", action="store_true", help="print the result as JSON")
     a.add_argument("--figure", metavar="PNG", help="write the bone-length fingerprint figure here")
+    a.add_argument("--method", default="canonical-tempo", choices=("canonical-tempo", "canonical"),
+                   help="anonymisation method (see anonymize)")
     a.add_argument("--jitter", type=float, default=0.0, help="anonymisation jitter (see anonymize)")
     a.add_argument("--rotate", type=float, default=0.0, help="anonymisation rotation, degrees")
     a.set_defaults(handler=run)
@@ -27,7 +29,8 @@ def run(args) -> int:
     from signverse.tasks.privacy import audit, load_audit_data
     data = load_audit_data(args.data)
     try:
-        result = audit(data, jitter=args.jitter, rotate=args.rotate, figure=args.figure)
+        result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate,
+                       figure=args.figure)
     except InputError:
         raise
     except SignverseError as exc:

@@ -110,7 +110,13 @@ def nearest_predict(x_train: np.ndarray, y_train: Sequence, x_test: np.ndarray) 
     return np.asarray(y_train)[np.argmax(b @ a.T, 1)]
 
 
-PROBES = {"ridge": ridge_predict, "nearest": nearest_predict}
+def ridge_light_predict(x_train: np.ndarray, y_train: Sequence, x_test: np.ndarray) -> np.ndarray:
+    """The ridge classifier with ten times less regularisation: on the shared ISLR data it
+    re-identifies more on every version (0.99 normalised), so the audit runs it too."""
+    return ridge_predict(x_train, y_train, x_test, alpha=1.0)
+
+
+PROBES = {"ridge": ridge_predict, "ridge_a1": ridge_light_predict, "nearest": nearest_predict}
 
 
 def reid_top1(features: np.ndarray, signers: Sequence[str], train: np.ndarray,

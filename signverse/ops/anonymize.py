@@ -11,6 +11,19 @@ lengths and placement (seeded per sequence, so a corpus anonymises reproducibly)
 The population is the data itself: each sequence is measured (median over its frames), the
 measurements are averaged per signer where signers are known (so prolific signers do not weigh
 more), then over signers. Missing points stay missing; nothing is invented.
+
+Methods:
+
+* ``canonical``: the canonical skeleton only (bone lengths, face shape, rest directions,
+  placement); timing untouched, so joint angles frame by frame are the source's.
+* ``canonical-tempo`` (default): after retargeting, the tempo is canonicalised
+  (``canonical_tempo``: frames re-timed so the arms and hands progress along their path at
+  constant speed, removing the signer's rhythm: holds, accelerations; the path itself and the
+  frame count are kept) and tracking noise is removed (``smooth_time``: a centred moving average
+  over 1/6 s, i.e. 5 frames at 30 fps, which keeps signing movements of a few hertz and removes
+  the frame-to-frame jitter that is a signature of the person's camera and estimator). Measured
+  on the shared ISLR data it lowers re-identification more than the skeleton alone while sign
+  recognition by unseen signers loses less (figures in the README privacy section).
 """
 from __future__ import annotations
 
@@ -30,7 +43,10 @@ from signverse.ops.retarget import Target, measure, retarget
 from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
-METHODS = ("canonical",)
+METHODS = ("canonical-tempo", "canonical")
+DEFAULT_METHOD = "canonical-tempo"
+# Low-pass window of ``canonical-tempo`` in seconds (5 frames at 30 fps).
+SMOOTH_SECONDS = 1 / 6
 
 
 # Bones that carry no language, only the person and their camera: the lower body (in a webcam
@@ -98,9 +114,75 @@ def sequence_seed(name: str, seed: int = 0) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:8], "little")
 
 
-def anonymize(pose: PoseSeq, target: Target, *, method: str = "canonical", jitter: float = 0.0,
+def smooth_time(pose: PoseSeq, seconds: float = SMOOTH_SECONDS) -> PoseSeq:
+    """Centred moving average over ``seconds`` (an odd number of frames, at least 1), each point
+    averaged over the frames where it is present. Missing points stay missing; a present point
+    is never moved towards a missing one."""
+    half = int(round(seconds * pose.fps)) // 2
+    if half < 1 or pose.n_frames < 2:
+        return pose
+    xy = pose.xy.astype(np.float64)
+    present = np.isfinite(xy[..., 0])
+    filled = np.where(present[..., None], xy, 0.0)
+    total, count = np.zeros_like(xy), np.zeros(present.shape)
+    n = pose.n_frames
+    for shift in range(-half, half + 1):
+        lo, hi = max(0, -shift), min(n, n - shift)
+        total[lo:hi] += filled[lo + shift:hi + shift]
+        count[lo:hi] += present[lo + shift:hi + shift]
+    out = np.where(present[..., None], total / np.maximum(count, 1)[..., None], np.nan)
+    return pose.replace(xy=out.astype(np.float32))
+
+
+def _motion_points(layout: str) -> np.ndarray:
+    """The arms and hands: the points whose path defines the signing's progress."""
+    lay = get_layout(layout)
+    names = [f"{side}_{joint}" for side in ("left", "right") for joint in ("elbow", "wrist")]
+    idx = [lay.anchor(name) for name in names if lay.has_anchor(name)]
+    for comp in ("left_hand", "right_hand"):
+        if any(c.name == comp for c in lay.components):
+            sl = lay.slice(comp)
+            idx.extend(range(sl.start, sl.stop))
+    return np.array(sorted(set(idx)), np.int64)
+
+
+def canonical_tempo(pose: PoseSeq, *, person: int = 0) -> PoseSeq:
+    """The same movement at constant speed: frames re-timed so that the arms and hands (of
+    ``person``; the others follow the same clock) advance by equal steps along their path, the
+    frame count, first and last frames unchanged. Why: a signer's rhythm (where they hold, how
+    they accelerate) identifies them, while the sign is the path. A point at a time between two
+    frames is interpolated where it is present in both, else taken from the nearer frame
+    (missing there: missing), so nothing is invented. No motion at all: returned unchanged."""
+    n = pose.n_frames
+    points = _motion_points(pose.layout)
+    if n < 3 or not len(points):
+        return pose
+    xy = pose.xy.astype(np.float64)
+    steps = np.linalg.norm(np.diff(xy[:, person, points], axis=0), axis=-1)    # [T-1, points]
+    moved = np.isfinite(steps)
+    speed = np.where(moved, steps, 0.0).sum(1) / np.maximum(moved.sum(1), 1)   # mean over points
+    progress = np.concatenate([[0.0], np.cumsum(speed)])
+    if not progress[-1] > 0:
+        return pose
+    # fractional source time of each output frame: progress is uniform over the output frames
+    at = np.interp(np.linspace(0, progress[-1], n), progress, np.arange(n, dtype=np.float64))
+    lo = np.clip(np.floor(at).astype(int), 0, n - 1)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = (at - lo)[:, None, None]
+    nearer = np.where(frac[:, 0, 0] < 0.5, lo, hi)
+    both = np.isfinite(xy[lo, ..., 0]) & np.isfinite(xy[hi, ..., 0])
+    mixed = xy[lo] * (1 - frac[..., None]) + xy[hi] * frac[..., None]
+    out = np.where(both[..., None], mixed, xy[nearer])
+    conf = pose.conf.astype(np.float64)
+    conf = np.where(both, conf[lo] * (1 - frac) + conf[hi] * frac, conf[nearer])
+    conf = np.where(np.isfinite(out[..., 0]), conf, 0.0)
+    return pose.replace(xy=out.astype(np.float32), conf=conf.astype(np.float32))
+
+
+def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, jitter: float = 0.0,
               rotate: float = 0.0, seed: int | None = None) -> PoseSeq:
-    """``pose`` on the canonical skeleton ``target`` (see ``canonical_target``), in its own frame.
+    """``pose`` on the canonical skeleton ``target`` (see ``canonical_target``), in its own frame;
+    with ``method="canonical-tempo"`` then re-timed and low-passed (see the module docstring).
 
     ``jitter`` (e.g. 0.03): each bone length, the face size and the placement scaled by
     ``1 + N(0, jitter)`` for this sequence; ``rotate`` (degrees, e.g. 5): each bone turned by a
@@ -114,7 +196,15 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = "canonical", jitte
     target = replace(target, frame=None)
     if jitter > 0 or rotate > 0:
         target = target.jittered(np.random.default_rng(seed), jitter, rotate)
-    return retarget(pose, target)
+    out = retarget(pose, target)
+    if method == "canonical-tempo":
+        # After retargeting (measured: re-timing and smoothing the source first cost 0.016 more
+        # ISLR top-1 on the shared data). Both steps average neighbouring frames, which shortens
+        # a turning bone a little (the chord): retargeting once more restores the canonical
+        # lengths exactly, keeping the smoothed directions (no second turn of any bone).
+        out = retarget(smooth_time(canonical_tempo(out)),
+                       replace(target, rest_angles=None, rotations=None))
+    return out
 
 
 # -- saving the canonical skeleton (so another corpus can be put on the same one) ----------------

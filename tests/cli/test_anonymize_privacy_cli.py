@@ -54,6 +54,13 @@ def test_anonymize_pose_file_and_openpose_folder(tmp_path):
     signverse.write_pose(pose, src)
     assert main(["anonymize", str(src), str(tmp_path / "anon.pose")]) == 0
     assert signverse.read_pose(tmp_path / "anon.pose").layout == "dwpose"
+    # the skeleton-only method keeps the source's timing: frame for frame the same joint angles
+    skeleton = tmp_path / "skeleton.pose"
+    assert main(["anonymize", str(src), str(skeleton), "--method", "canonical"]) == 0
+    from signverse.ops.retarget import joint_angle_change
+    skeleton_only = signverse.read_pose(skeleton)
+    assert np.median(joint_angle_change(pose, skeleton_only)) < 1e-3
+    assert np.median(joint_angle_change(pose, signverse.read_pose(tmp_path / "anon.pose"))) > 1e-3
     from signverse.io.openpose_json import write_openpose_folder
     folder = write_openpose_folder(pose, tmp_path / "op", name="clip")
     out = tmp_path / "op_anon"

@@ -95,7 +95,7 @@ def test_anonymized_bones_are_canonical_and_signing_angles_kept(layout):
     lay = get_layout(layout)
     xy[3:6, 0, lay.slice("right_hand")] = np.nan
     src = src.replace(xy=xy, conf=np.where(np.isfinite(xy[..., 0]), 1, 0).astype(np.float32))
-    out = anonymize(src, target)
+    out = anonymize(src, target, method="canonical")
     assert np.array_equal(np.isnan(out.xy[..., 0]), np.isnan(src.xy[..., 0]))   # nothing invented
     assert np.max(bone_length_error(out, target)) < 1e-4
     # joint angles of the signing bones (arms, hands) are the source's; only the rest bones turn
@@ -105,6 +105,20 @@ def test_anonymized_bones_are_canonical_and_signing_angles_kept(layout):
     assert signing
     change = joint_angle_change(src, out)
     assert np.median(change) < 1e-3
+
+
+@pytest.mark.parametrize("layout", ["dwpose", "mediapipe-holistic"])
+def test_canonical_tempo_bones_are_canonical_and_nothing_invented(layout):
+    data = generated(layout, n_signers=3, n_signs=1, reps=1)
+    target = canonical_target(data.poses, groups=data.signers)
+    src = data.poses[1]
+    xy = src.xy.copy()
+    xy[:, 0, get_layout(layout).slice("left_hand")] = np.nan      # never seen: stays unseen
+    src = src.replace(xy=xy, conf=np.where(np.isfinite(xy[..., 0]), 1, 0).astype(np.float32))
+    out = anonymize(src, target)                                   # the default method
+    assert out.n_frames == src.n_frames
+    assert np.array_equal(np.isnan(out.xy[..., 0]).all(0), np.isnan(src.xy[..., 0]).all(0))
+    assert np.max(bone_length_error(out, target)) < 1e-4
 
 
 def test_anonymize_jitter_is_reproducible_and_small():

@@ -1,0 +1,121 @@
+"""Temporal steps of ``canonical-tempo`` anonymisation: low-pass and tempo canonicalisation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from signverse.core import PoseSeq
+from signverse.core.errors import SignverseError
+from signverse.layouts import get_layout
+from signverse.ops.anonymize import anonymize, canonical_tempo, smooth_time
+
+LAYOUT = "dwpose"
+
+
+def arm_on_path(times: np.ndarray) -> PoseSeq:
+    """A right elbow and wrist moving rigidly along an L-shaped path (right 100 px, then down
+    60 px), at ``times`` in [0, 1] of the path (so the speed is whatever ``times`` makes it);
+    the neck and shoulders stand still and every other point is missing."""
+    lay = get_layout(LAYOUT)
+    n = len(times)
+    xy = np.full((n, 1, lay.num_points, 2), np.nan)
+    xy[:, 0, lay.anchor("neck")] = (300, 100)
+    xy[:, 0, lay.anchor("left_shoulder")] = (340, 100)
+    xy[:, 0, lay.anchor("right_shoulder")] = (260, 100)
+    along = times * 160.0
+    offset = np.stack([np.minimum(along, 100), np.maximum(along - 100, 0)], -1)
+    xy[:, 0, lay.anchor("right_elbow")] = np.array([240, 150]) + offset
+    xy[:, 0, lay.anchor("right_wrist")] = np.array([230, 200]) + offset
+    xy = xy.astype(np.float32)
+    return PoseSeq(xy, np.isfinite(xy[..., 0]).astype(np.float32), 30, 640, 480, LAYOUT)
+
+
+def distance_to_polyline(points: np.ndarray, polyline: np.ndarray) -> np.ndarray:
+    """Distance of each of ``points`` to the polyline through ``polyline`` (skipping NaN)."""
+    best = np.full(len(points), np.inf)
+    for a, b in zip(polyline[:-1], polyline[1:]):
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            continue
+        span = b - a
+        t = np.clip(((points - a) @ span) / max(span @ span, 1e-12), 0, 1)
+        best = np.minimum(best, np.linalg.norm(points - (a + t[:, None] * span), axis=1))
+    return best
+
+
+def test_canonical_tempo_keeps_the_path():
+    pose = arm_on_path(np.linspace(0, 1, 16) ** 3)          # slow start, fast finish, a corner
+    out = canonical_tempo(pose)
+    lay = get_layout(LAYOUT)
+    assert out.n_frames == pose.n_frames
+    assert np.allclose(out.xy[[0, -1]], pose.xy[[0, -1]], equal_nan=True)
+    for joint in ("right_elbow", "right_wrist"):
+        k = lay.anchor(joint)
+        path = pose.xy[:, 0, k].astype(np.float64)
+        assert distance_to_polyline(out.xy[:, 0, k].astype(np.float64), path).max() < 1e-3
+    # still points stay where they were; points missing throughout stay missing
+    assert np.array_equal(out.xy[:, 0, lay.anchor("neck")], pose.xy[:, 0, lay.anchor("neck")])
+    assert np.array_equal(np.isnan(out.xy[..., 0]).all(0), np.isnan(pose.xy[..., 0]).all(0))
+
+
+def test_canonical_tempo_makes_the_speed_constant():
+    pose = arm_on_path(0.6 * np.linspace(0, 1, 16) ** 3)    # a straight stretch, accelerating
+    lay = get_layout(LAYOUT)
+    wrist = lay.anchor("right_wrist")
+    source_steps = np.linalg.norm(np.diff(pose.xy[:, 0, wrist], axis=0), axis=1)
+    assert source_steps.max() > 5 * source_steps.min()
+    steps = np.linalg.norm(np.diff(canonical_tempo(pose).xy[:, 0, wrist], axis=0), axis=1)
+    assert np.allclose(steps, 96 / 15, atol=1e-3)
+
+
+def test_canonical_tempo_invents_no_point():
+    pose = arm_on_path(np.linspace(0, 1, 20) ** 2)
+    lay = get_layout(LAYOUT)
+    xy = pose.xy.copy()
+    hand = lay.slice("right_hand")
+    xy[:, 0, hand] = xy[:, 0, lay.anchor("right_wrist"), None] + np.arange(21)[:, None]
+    xy[5:9, 0, hand] = np.nan                   # hand lost for a while
+    xy[12, 0, lay.anchor("right_elbow")] = np.nan
+    pose = pose.replace(xy=xy, conf=np.isfinite(xy[..., 0]).astype(np.float32))
+    out = canonical_tempo(pose)
+    present = np.isfinite(out.xy[..., 0])
+    assert np.array_equal(out.conf > 0, present)
+    assert np.array_equal(present.any(0), np.isfinite(pose.xy[..., 0]).any(0))
+    # every present output point is a source point or lies between two consecutive present ones
+    for k in (lay.anchor("right_elbow"), hand.start, hand.start + 20):
+        shown = present[:, 0, k]
+        assert shown.any() and not shown.all()
+        path = pose.xy[:, 0, k].astype(np.float64)
+        assert distance_to_polyline(out.xy[shown, 0, k].astype(np.float64), path).max() < 1e-3
+
+
+def test_canonical_tempo_leaves_still_or_short_poses_alone():
+    still = arm_on_path(np.zeros(10))
+    assert canonical_tempo(still) is still
+    short = arm_on_path(np.array([0.0, 1.0]))
+    assert canonical_tempo(short) is short
+
+
+def test_smooth_time_removes_jitter_and_keeps_missing_points():
+    pose = arm_on_path(np.full(30, 0.3))
+    lay = get_layout(LAYOUT)
+    wrist = lay.anchor("right_wrist")
+    rng = np.random.default_rng(0)
+    xy = pose.xy.copy()
+    xy[:, 0, wrist] += rng.normal(0, 2, (30, 2)).astype(np.float32)
+    xy[10:13, 0, wrist] = np.nan
+    pose = pose.replace(xy=xy, conf=np.isfinite(xy[..., 0]).astype(np.float32))
+    out = smooth_time(pose)
+    assert np.array_equal(np.isnan(out.xy[..., 0]), np.isnan(pose.xy[..., 0]))
+    # a point standing still stays exactly where it is
+    assert np.allclose(out.xy[:, 0, lay.anchor("neck")], pose.xy[:, 0, lay.anchor("neck")])
+    jitter_in = np.nanstd(np.diff(pose.xy[:, 0, wrist], axis=0))
+    jitter_out = np.nanstd(np.diff(out.xy[:, 0, wrist], axis=0))
+    assert jitter_out < jitter_in / 2
+    # a window under two frames is no filter at all
+    assert smooth_time(pose, seconds=0.02) is pose
+
+
+def test_unknown_method_is_refused():
+    pose = arm_on_path(np.linspace(0, 1, 5))
+    with pytest.raises(SignverseError, match="unknown anonymisation method"):
+        anonymize(pose, None, method="blur")    # type: ignore[arg-type]
