@@ -103,27 +103,47 @@ class PoseRows:
 
     def __init__(self, table, source: Path | str):
         self.source = source
+        self.table = table
         self.values = {name: table.column(name).to_pylist() for name in self._SCALARS}
-        self.xy = _binary_views(table.column("xy"))
-        self.conf = _binary_views(table.column("conf"))
-        self.escapes = _binary_views(table.column("xy_escapes"))
+        self._decoded: list | None = None    # every row at once (codec.decode_batch), on first use
+        self._views: tuple | None = None     # per-row byte views: the row-by-row fallback
 
     def __len__(self) -> int:
-        return len(self.xy)
+        return self.table.num_rows
+
+    def _batch(self) -> list | None:
+        """All rows decoded in one batch, or None when a row is damaged (then rows decode one by
+        one, so the damaged one is named and the others still read)."""
+        if self._decoded is None:
+            v, t = self.values, self.table
+            try:
+                self._decoded = codec.decode_batch(
+                    t.column("xy").combine_chunks(), t.column("conf").combine_chunks(),
+                    t.column("xy_escapes").combine_chunks(), v["n_frames"], v["n_persons"],
+                    v["n_points"], v["xy_step"], v["conf_scale"], v["width"], v["height"])
+            except (ValueError, TypeError, IndexError):
+                self._decoded = []
+        return self._decoded or None
 
     def clip_id(self, i: int) -> str:
         return self.values["clip_id"][i]
 
     def arrays(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(xy, conf)`` of row ``i``, or None for a clip stored without poses."""
-        if self.xy[i] is None:
+        batch = self._batch()
+        if batch is not None:
+            return batch[i]
+        if self._views is None:
+            self._views = tuple(_binary_views(self.table.column(c)) for c in ("xy", "conf", "xy_escapes"))
+        xy, conf, escapes = self._views
+        if xy[i] is None:
             return None
         v = self.values
         try:
             return codec.decode_arrays(
-                self.xy[i], self.conf[i], (v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
+                xy[i], conf[i], (v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
                 v["xy_step"][i], v["conf_scale"][i], width=v["width"][i], height=v["height"][i],
-                escapes=self.escapes[i])
+                escapes=escapes[i])
         except (ValueError, TypeError) as exc:
             raise InputError(self.source, f"clip {v['clip_id'][i]!r}: damaged pose row ({exc})") from None
 
@@ -132,8 +152,8 @@ class PoseRows:
         if arrays is None:
             return None
         v = self.values
-        return PoseSeq(arrays[0], arrays[1], fps=v["fps"][i], width=v["width"][i],
-                       height=v["height"][i], layout=v["layout"][i])
+        return codec.trusted_pose(arrays[0], arrays[1], fps=v["fps"][i], width=v["width"][i],
+                                  height=v["height"][i], layout=v["layout"][i])
 
 
 class Corpus:
