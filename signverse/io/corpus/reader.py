@@ -40,9 +40,12 @@ def _arrow_errors() -> tuple[type[BaseException], ...]:
 class _Files:
     """A small LRU of open ParquetFile objects (the footer is parsed once per file)."""
 
+    GROUPS = 8   # recently read row groups kept (neighbouring ids share them; shards are immutable)
+
     def __init__(self, size: int):
         self.size = size
         self._open: OrderedDict[Path, Any] = OrderedDict()
+        self._groups: OrderedDict[tuple, Any] = OrderedDict()
 
     def get(self, path: Path) -> tuple[Any, np.ndarray]:
         """The open ParquetFile and the first row of each of its row groups (plus the total)."""
@@ -70,10 +73,18 @@ class _Files:
         group = int(np.searchsorted(starts, row, side="right")) - 1
         if not 0 <= group < pf.num_row_groups:
             raise InputError(path, f"row {row} out of range ({int(starts[-1])} rows)")
+        key = (path, group, tuple(columns) if columns is not None else None)
+        table = self._groups.get(key)
+        if table is not None:
+            self._groups.move_to_end(key)
+            return table, row - int(starts[group])
         try:
             table = pf.read_row_group(group, columns=columns, use_threads=False)
         except _arrow_errors() as exc:
             raise InputError(path, f"corrupt row group {group} ({exc})") from None
+        self._groups[key] = table
+        if len(self._groups) > self.GROUPS:
+            self._groups.popitem(last=False)
         return table, row - int(starts[group])
 
 
