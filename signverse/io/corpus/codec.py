@@ -258,7 +258,7 @@ def _decode_group(out, members, width, xy_off, xy_data, cf_off, cf_data, es_off,
     xy_out = np.empty((total, width), np.float32)
     for j, i in enumerate(members):   # a scalar factor per clip: twice as fast as a broadcast column
         s, e = int(starts[j]), int(starts[j] + lengths[j])
-        np.multiply(d[s:e], np.float32(steps[i]), out=xy_out[s:e], casting="unsafe")
+        np.multiply(d[s:e], np.float32(steps[i]), out=xy_out[s:e], dtype=np.float32)
     missing = cq == 0
     if missing.any():
         np.copyto(xy_out.view(np.uint64), _NAN_PAIR, where=missing)
