@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/scale.py [--videos N] [--workers 2] [--frame-ms 0] [--workdir DIR]
         [--skip-estimators]
 
-What runs (a SIMULATION, said so in every line it prints):
+What runs (a SIMULATION, as its first printed line says):
   * the real manifest ../shared/data/signverse2m/metadata.csv (39,197 videos, their ids and
     language labels) goes through the real `signverse.pipeline.run.extract`: ledger registration,
     scheduling over worker processes, per-video decode, signer selection, clip cutting, QC, the
@@ -15,8 +15,8 @@ What runs (a SIMULATION, said so in every line it prints):
   * three configurations (frames and clips per video varied) give the overhead per video, per clip
     and per frame as CPU-seconds (this process and its workers: contention from other jobs on the
     machine does not inflate CPU time the way it inflates wall time);
-  * then the costs the simulation leaves out, measured here on real data: decoding a real 1080p
-    video at 24 fps and MediaPipe Holistic per frame (DWPose on a GPU: not measured, no GPU lent).
+  * then the costs the simulation leaves out, measured here on real data: decoding a real
+    720p video at 24 fps and MediaPipe Holistic per frame (DWPose on a GPU: not measured, no GPU lent).
 From these it projects the CPU cores that build the full corpus in one day.
 """
 from __future__ import annotations
@@ -106,8 +106,8 @@ def ledger_registration(work: Path, records) -> None:
     print(f"  ledger registration of the whole manifest: {n:,} videos in {time.perf_counter() - t0:.2f} s")
 
 
-def real_costs() -> tuple[float, float | None]:
-    """CPU-seconds per frame of decoding a real 1080p video at 24 fps, and of MediaPipe Holistic
+def real_costs() -> tuple[float, float | None, str]:
+    """CPU-seconds per frame of decoding a real 720p video at 24 fps, and of MediaPipe Holistic
     (model_complexity=1, on those frames, decode excluded); None when MediaPipe is unavailable."""
     from signverse.video import decode
     video = SHARED / "videos" / "msl_doctor.mp4"
@@ -130,7 +130,7 @@ def real_costs() -> tuple[float, float | None]:
     print(f"  real per-frame costs ({video.name}, {w}x{h}, {len(frames)} frames at {FPS} fps): decode "
           f"{per_decode * 1e3:.1f} ms CPU" + (f", MediaPipe Holistic {per_model * 1e3:.1f} ms CPU"
                                               if per_model else ""))
-    return per_decode, per_model
+    return per_decode, per_model, f"{w}x{h}"
 
 
 def main() -> None:
@@ -174,7 +174,7 @@ def main() -> None:
         print(f"  pipeline overhead, CPU-seconds: {per_video * 1e3:.1f} ms per video, {per_clip * 1e3:.2f} ms "
               f"per clip, {per_frame * 1e3:.2f} ms per frame (decode of the 64x48 stand-in video "
               f"included), {fixed:.1f} s per run (start-up)")
-        per_decode, per_model = (None, None) if args.skip_estimators else real_costs()
+        per_decode, per_model, size = (None, None, "") if args.skip_estimators else real_costs()
         hours = ASSUMED_MINUTES_PER_VIDEO * len(records) / 60
         frames = hours * 3600 * FPS
         overhead = per_video * len(records) + per_clip * RELEASE_CLIPS + per_frame * frames
@@ -183,7 +183,7 @@ def main() -> None:
         print(f"  pipeline overhead alone: {overhead / 3600:,.0f} core-hours = {overhead / 86400:,.1f} cores for one day")
         if per_decode is not None:
             dec = per_decode * frames
-            print(f"  + decoding real 1080p video: {dec / 3600:,.0f} core-hours")
+            print(f"  + decoding real {size} video at {FPS} fps: {dec / 3600:,.0f} core-hours")
             if per_model is not None:
                 model = per_model * frames
                 total = overhead + dec + model
