@@ -113,3 +113,19 @@ def test_trusted_pose_still_checks_the_stored_fps():
             assert "fps" in str(exc)
     pose = codec.trusted_pose(xy, conf, fps=24, width=10.0, height=10, layout="custom")
     assert pose.fps == 24.0 and isinstance(pose.width, int) and pose.n_frames == 2
+
+
+def test_a_huge_claimed_shape_is_refused_before_anything_is_allocated():
+    rows, _ = _table([make_pose(4, 1, seed=9)])
+    rows[0]["n_frames"] = 2 ** 28          # the payload backs 4 frames, the row claims 268 M
+    bad = _pose_table(rows)
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        _batch(bad)
+        raise AssertionError("a shape the payload does not back must be refused")
+    except ValueError as exc:
+        assert "row 0" in str(exc)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 << 20

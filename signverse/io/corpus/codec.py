@@ -202,6 +202,12 @@ def decode_batch(xy, conf, escapes, n_frames, n_persons, n_points, steps, conf_s
                                    steps[i], conf_scales[i], width=widths[i], height=heights[i],
                                    escapes=memoryview(es_data[es_off[i]:es_off[i + 1]]))
             continue
+        # Sizes first, so that nothing is allocated for a shape the payload does not back.
+        n = t * p * k * 2
+        if int(xy_off[i + 1] - xy_off[i]) != 2 * n:
+            raise ValueError(f"row {i}: xy payload has {int(xy_off[i + 1] - xy_off[i])} bytes, expected {2 * n}")
+        if int(cf_off[i + 1] - cf_off[i]) != n // 2:
+            raise ValueError(f"row {i}: conf payload has {int(cf_off[i + 1] - cf_off[i])} bytes, expected {n // 2}")
         groups.setdefault(p * k * 2, []).append(i)
     for width, members in groups.items():
         _decode_group(out, members, width, xy_off, xy_data, cf_off, cf_data, es_off, es_data,
@@ -220,12 +226,8 @@ def _decode_group(out, members, width, xy_off, xy_data, cf_off, cf_data, es_off,
     cflat = cq.reshape(-1)
     for j, i in enumerate(members):
         n = int(lengths[j]) * width
-        a, b = int(xy_off[i]), int(xy_off[i + 1])
-        if b - a != 2 * n:
-            raise ValueError(f"row {i}: xy payload has {b - a} bytes, expected {2 * n}")
+        a, b = int(xy_off[i]), int(xy_off[i + 1])   # sizes checked in decode_batch
         c0, c1 = int(cf_off[i]), int(cf_off[i + 1])
-        if c1 - c0 != n // 2:
-            raise ValueError(f"row {i}: conf payload has {c1 - c0} bytes, expected {n // 2}")
         at = int(starts[j]) * width
         dst = flat[at:at + n]
         _zigzag_into(dst, xy_data[a:a + n], xy_data[a + n:b])
