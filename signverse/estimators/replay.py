@@ -76,7 +76,7 @@ class ReplayEstimator:
 
     @classmethod
     def describe(cls) -> BackendInfo:
-        return BackendInfo(cls.name, "dwpose (option layout)", SIMULATION_NOTE, (), True, "",
+        return BackendInfo(cls.name, "dwpose", SIMULATION_NOTE, (), True, "",
                            asdict(ReplayConfig()))
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[FramePoses]:
