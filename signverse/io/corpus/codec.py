@@ -179,9 +179,9 @@ def decode_batch(xy, conf, escapes, n_frames, n_persons, n_points, steps, conf_s
     ``xy``, ``conf``, ``escapes`` are the pyarrow binary columns; the others are per-row lists.
     Rows with the same number of values per frame are decoded together: their zigzag deltas are
     laid end to end in one ``[frames, values]`` int32 array and summed along time in one pass,
-    with each clip's first row corrected by the running total of the clips before it (int32
-    arithmetic wraps, so the correction is exact), then scaled, NaN-filled and the confidences
-    dequantised once for the whole batch. The arrays of a row are views into the batch arrays.
+    each clip's first row having been corrected by the previous clip's last absolute row (int32
+    arithmetic wraps, so the correction is exact), then NaN-filled and the confidences dequantised
+    once for the whole batch. The arrays of a row are views into the batch arrays.
     Raises ValueError for a row whose payload does not fit its shape (callers then fall back to
     :func:`decode_arrays` row by row to name the clip).
     """
@@ -247,11 +247,10 @@ def _decode_group(out, members, width, xy_off, xy_data, cf_off, cf_data, es_off,
         first[0::2] += cx
         first[1::2] += cy
     if len(members) > 1:
-        # Make one running sum over all clips restart at each clip: subtract, at each clip's first
-        # row, the sum of every earlier clip's deltas (each clip's total is its last absolute row).
-        # The running sum reaches clip j's last absolute row at its end, which is the sum of its
-        # own deltas; so clip j + 1's first row gives that back. (A per-clip sum along time is
-        # vectorised across the row; np.add.reduceat along axis 0 is not.)
+        # One running sum over all clips, restarting at each clip: at the end of clip j it holds
+        # clip j's last absolute row, which is the sum of clip j's own deltas; so clip j + 1's
+        # first row gives that back. (A per-clip sum along time is vectorised across the row;
+        # np.add.reduceat along axis 0 is not.)
         ends = [d[int(starts[j]):int(starts[j + 1])].sum(axis=0, dtype=np.int32)
                 for j in range(len(members) - 1)]
         for j, last in enumerate(ends):
