@@ -1,6 +1,6 @@
 """Corpus store benchmark: size, decode speed and random access, side by side with the peers.
 
-    .venv/bin/python benchmarks/storage.py [--scale 2000000] [--workdir DIR] [--skip-scale]
+    .venv/bin/python benchmarks/storage.py [--scale 2000000] [--runs 5] [--workdir DIR] [--skip-scale]
 
 Data:
   (a), (b): the real pose files in ../shared/data/poses (15 files, MediaPipe Holistic /
@@ -99,7 +99,7 @@ def dir_bytes(path: Path, pattern: str = "*") -> int:
     return sum(p.stat().st_size for p in path.rglob(pattern) if p.is_file())
 
 
-def part_a_b(work: Path, repeat: int) -> None:
+def part_a_b(work: Path, repeat: int, runs: int) -> None:
     poses = real_poses()
     frames = sum(p.n_frames for _, p in poses)
     write_npz, npz_how = npz_writer()
@@ -146,16 +146,9 @@ def part_a_b(work: Path, repeat: int) -> None:
             writer.add_many(Clip(clip_id=f"{n}-{r}", video_id=n, pose=p) for n, p in poses)
     total = frames * repeat
 
-    def best(fn, runs=3):
-        """Best wall time and best CPU time of this process (the CPU figure is less disturbed by
-        other jobs on a shared machine; both are printed)."""
-        wall, cpu = [], []
-        for _ in range(runs):
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            wall.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-        return min(wall), min(cpu)
+    ids = [c for c in open_corpus(big).ids()]
+    order = np.random.default_rng(0).permutation(len(ids))
+    random_ids = [ids[i] for i in order]
 
     def store_arrays():
         n = 0
@@ -167,6 +160,11 @@ def part_a_b(work: Path, repeat: int) -> None:
         n = sum(c.pose.n_frames for c in open_corpus(big))
         assert n == total
 
+    def store_random():
+        corpus = open_corpus(big)
+        n = sum(corpus[i].pose.n_frames for i in random_ids)
+        assert n == total
+
     def npz_flat():
         n = 0
         for _ in range(repeat):
@@ -175,22 +173,83 @@ def part_a_b(work: Path, repeat: int) -> None:
                 n += xy.shape[0]
         assert n == total
 
-    rows = [("store iter_arrays -> (xy, conf)", best(store_arrays, 5)),
-            ("store iteration -> Clip + PoseSeq", best(store_clips, 3)),
-            ("np.load(allow_pickle) + flatten dicts", best(npz_flat, 3))]
-    print(f"\n(b) decode throughput into numpy ({total} frames = the real set x {repeat}, best of runs)")
-    print(f"  {'':38s} {'wall frames/s':>14s} {'CPU frames/s':>14s}")
-    for name, (w, c) in rows:
-        print(f"  {name:38s} {total / w:14,.0f} {total / c:14,.0f}")
-    (wa, ca), (wc, cc), (wn, cn) = (r[1] for r in rows)
-    print(f"  speed-up vs npz: arrays {wn / wa:.1f}x wall, {cn / ca:.1f}x CPU; Clip objects "
-          f"{wn / wc:.1f}x wall, {cn / cc:.1f}x CPU (target >= 30x)")
+    # Rounds interleave the candidates, so a burst of load from other jobs hits all of them alike;
+    # each round gives one ratio per candidate (wall and CPU of this process), and the medians over
+    # the rounds are reported.
+    cands = [("store iteration -> Clip + PoseSeq", store_clips),
+             ("store iter_arrays -> (xy, conf)", store_arrays),
+             ("store corpus[id], random order", store_random),
+             ("np.load(allow_pickle) + flatten dicts", npz_flat)]
+    wall = {name: [] for name, _ in cands}
+    cpu = {name: [] for name, _ in cands}
+    for _ in range(runs):
+        for name, fn in cands:
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    peer = cands[-1][0]
+    print(f"\n(b) decode into numpy ({total} frames = the real set x {repeat}; {runs} interleaved rounds, "
+          f"medians; CPU = this process's CPU time)")
+    print(f"  {'':38s} {'wall frames/s':>14s} {'CPU frames/s':>13s} {'x npz wall':>11s} {'x npz CPU':>10s}")
+    for name, _ in cands:
+        rw = [p / w for p, w in zip(wall[peer], wall[name])]
+        rc = [p / c for p, c in zip(cpu[peer], cpu[name])]
+        print(f"  {name:38s} {total / np.median(wall[name]):14,.0f} {total / np.median(cpu[name]):13,.0f} "
+              f"{np.median(rw):10.1f}x {np.median(rc):9.1f}x")
+    print("  target: >= 30x the npz baseline for iteration and corpus[id]")
     try:
         from signverse.io.signverse2m.poses import read_poses_npz
-        w, c = best(lambda: [read_poses_npz(work / "npz" / f"{n}.npz") for _ in range(repeat) for n, _ in poses], 2)
-        print(f"  {'(info) signverse read_poses_npz':38s} {total / w:14,.0f} {total / c:14,.0f}  (the project's no-pickle npz reader)")
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(repeat):
+            for n, _ in poses:
+                read_poses_npz(work / "npz" / f"{n}.npz")
+        w, c = time.perf_counter() - t0, time.process_time() - c0
+        print(f"  {'(info) signverse read_poses_npz':38s} {total / w:14,.0f} {total / c:13,.0f}  (the project's no-pickle npz reader)")
     except ImportError:
         pass
+    part_loader(big, total)
+
+
+def part_loader(store: Path, total: int) -> None:
+    """What a trainer sees: the ``data`` Dataset over the store, DataLoader batches of torch tensors."""
+    try:
+        import torch
+        from signverse.data.dataset import PoseDataset, make_loader
+        from signverse.data.features import FeatureExtractor
+    except ImportError as exc:
+        print(f"\n(b2) DataLoader: skipped ({exc})")
+        return
+    torch.set_num_threads(1)
+    print(f"\n(b2) decode into torch batches: PoseDataset(store) + DataLoader(FrameBudgetSampler 4096 "
+          f"frames, collate_pad, features FeatureExtractor('dwpose')), {total} frames per epoch, random "
+          f"clip order (corpus[id] per item)")
+    for workers in (0, 2):
+        ds = PoseDataset(str(store), FeatureExtractor("dwpose"))
+        options = {"persistent_workers": True} if workers else {}
+        loader = make_loader(ds, 4096, num_workers=workers, seed=0, **options)
+        walls = []
+        for epoch in range(2):
+            loader.batch_sampler.set_epoch(epoch)
+            t0 = time.perf_counter()
+            n = sum(int(batch["lengths"].sum()) for batch in loader)
+            walls.append(time.perf_counter() - t0)
+            assert n == total
+        del loader
+        print(f"  num_workers={workers}: first epoch {total / walls[0]:9,.0f} frames/s (with worker start-up), "
+              f"second {total / walls[1]:9,.0f} frames/s")
+    # What bounds it: the features, not the decode (both timed in this process).
+    corpus = open_corpus(store)
+    t0 = time.perf_counter()
+    poses = [corpus[i].pose for i in corpus.ids()]
+    decode_s = time.perf_counter() - t0
+    extractor = FeatureExtractor("dwpose")
+    t0 = time.perf_counter()
+    for pose in poses:
+        extractor(pose)
+    feature_s = time.perf_counter() - t0
+    print(f"  in this process: corpus[id] decode {total / decode_s:9,.0f} frames/s, "
+          f"FeatureExtractor('dwpose') {total / feature_s:9,.0f} frames/s")
 
 
 def languages() -> list[str]:
@@ -293,6 +352,7 @@ def main() -> None:
     ap.add_argument("--shard-clips", type=int, default=2000)
     ap.add_argument("--lookups", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=20, help="copies of the real set for (b)")
+    ap.add_argument("--runs", type=int, default=5, help="interleaved timing rounds for (b)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--skip-scale", action="store_true")
     args = ap.parse_args()
@@ -302,7 +362,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} (other jobs disturb timings); workdir {work}")
     try:
-        part_a_b(work, args.repeat)
+        part_a_b(work, args.repeat, args.runs)
         if not args.skip_scale:
             part_c(work, args.scale, args.shard_clips, args.lookups)
     finally:

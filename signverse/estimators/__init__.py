@@ -44,6 +44,8 @@ class _Lazy:
 ESTIMATORS: Registry[Any] = Registry("pose estimator")
 ESTIMATORS.register("mediapipe", _Lazy("mediapipe", "signverse.estimators.mediapipe_holistic:MediaPipeHolistic"))
 ESTIMATORS.register("dwpose", _Lazy("dwpose", "signverse.estimators.dwpose:DWPose"))
+# A simulation for dry runs (benchmarks/scale.py): replays recorded poses, ignores the pixels.
+ESTIMATORS.register("replay", _Lazy("replay", "signverse.estimators.replay:ReplayEstimator"))
 
 _entry_points_loaded = False
 

@@ -150,3 +150,141 @@ def decode_arrays(xy: bytes | memoryview, conf: bytes | memoryview, shape: tuple
         np.copyto(out_xy.view(np.uint64)[..., 0], _NAN_PAIR, where=missing)
     out_conf = np.multiply(cq, np.float32(conf_scale / CONF_LEVELS), dtype=np.float32)
     return out_xy, out_conf
+
+
+def _offsets_and_data(array) -> tuple[np.ndarray, np.ndarray]:
+    """Value offsets (int64, ``len + 1``) and the data bytes of a pyarrow (large_)binary array."""
+    import pyarrow as pa
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
+    _, off_buf, data_buf = array.buffers()
+    n = len(array)
+    offsets = np.frombuffer(off_buf, width)[array.offset: array.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _zigzag_into(dst: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """``dst`` (int32) = zigzag-decoded ``hi << 8 | lo``, in four passes without temporaries of int32."""
+    np.left_shift(hi, 7, out=dst, dtype=np.int32)
+    dst |= lo >> 1
+    dst ^= np.negative((lo & 1).view(np.int8))
+
+
+def decode_batch(xy, conf, escapes, n_frames, n_persons, n_points, steps, conf_scales, widths,
+                 heights) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Decode every row of a pose row-group read at once: ``(xy, conf)`` per row, None where null.
+
+    ``xy``, ``conf``, ``escapes`` are the pyarrow binary columns; the others are per-row lists.
+    Rows with the same number of values per frame are decoded together: their zigzag deltas are
+    laid end to end in one ``[frames, values]`` int32 array and summed along time in one pass,
+    each clip's first row having been corrected by the previous clip's last absolute row (int32
+    arithmetic wraps, so the correction is exact), then NaN-filled and the confidences dequantised
+    once for the whole batch. The arrays of a row are views into the batch arrays.
+    Raises ValueError for a row whose payload does not fit its shape (callers then fall back to
+    :func:`decode_arrays` row by row to name the clip).
+    """
+    xy_off, xy_data = _offsets_and_data(xy)
+    cf_off, cf_data = _offsets_and_data(conf)
+    es_off, es_data = _offsets_and_data(escapes)
+    xy_valid = xy.is_valid().to_numpy(zero_copy_only=False) if xy.null_count else None
+    rows = len(n_frames)
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * rows
+    groups: dict[int, list[int]] = {}
+    for i in range(rows):
+        if xy_valid is not None and not xy_valid[i]:
+            continue
+        t, p, k = int(n_frames[i]), int(n_persons[i]), int(n_points[i])
+        if t <= 0 or p <= 0 or k <= 0:   # degenerate shapes: the row-by-row path handles them
+            out[i] = decode_arrays(memoryview(xy_data[xy_off[i]:xy_off[i + 1]]),
+                                   memoryview(cf_data[cf_off[i]:cf_off[i + 1]]), (t, p, k),
+                                   steps[i], conf_scales[i], width=widths[i], height=heights[i],
+                                   escapes=memoryview(es_data[es_off[i]:es_off[i + 1]]))
+            continue
+        # Sizes first, so that nothing is allocated for a shape the payload does not back.
+        n = t * p * k * 2
+        if int(xy_off[i + 1] - xy_off[i]) != 2 * n:
+            raise ValueError(f"row {i}: xy payload has {int(xy_off[i + 1] - xy_off[i])} bytes, expected {2 * n}")
+        if int(cf_off[i + 1] - cf_off[i]) != n // 2:
+            raise ValueError(f"row {i}: conf payload has {int(cf_off[i + 1] - cf_off[i])} bytes, expected {n // 2}")
+        groups.setdefault(p * k * 2, []).append(i)
+    for width, members in groups.items():
+        _decode_group(out, members, width, xy_off, xy_data, cf_off, cf_data, es_off, es_data,
+                      n_frames, n_persons, n_points, steps, conf_scales, widths, heights)
+    return out
+
+
+def _decode_group(out, members, width, xy_off, xy_data, cf_off, cf_data, es_off, es_data,
+                  n_frames, n_persons, n_points, steps, conf_scales, widths, heights) -> None:
+    lengths = np.array([int(n_frames[i]) for i in members], np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    total = int(lengths.sum())
+    d = np.empty((total, width), np.int32)
+    flat = d.reshape(-1)
+    cq = np.empty((total, width // 2), np.uint8)
+    cflat = cq.reshape(-1)
+    for j, i in enumerate(members):
+        n = int(lengths[j]) * width
+        a, b = int(xy_off[i]), int(xy_off[i + 1])   # sizes checked in decode_batch
+        c0, c1 = int(cf_off[i]), int(cf_off[i + 1])
+        at = int(starts[j]) * width
+        dst = flat[at:at + n]
+        _zigzag_into(dst, xy_data[a:a + n], xy_data[a + n:b])
+        cflat[at // 2:(at + n) // 2] = cf_data[c0:c1]
+        e0, e1 = int(es_off[i]), int(es_off[i + 1])
+        if e1 > e0:
+            raw = es_data[e0:e1]
+            m = raw.size // 8
+            if raw.size != 8 * m:
+                raise ValueError(f"row {i}: escape list of {raw.size} bytes")
+            pos = raw[:4 * m].copy().view("<u4")
+            if m and int(pos.max()) >= n:
+                raise ValueError(f"row {i}: escape position beyond the payload")
+            dst[pos] = raw[4 * m:].copy().view("<i4")
+        cx, cy = centre_steps(widths[i], heights[i], steps[i])
+        first = d[int(starts[j])]
+        first[0::2] += cx
+        first[1::2] += cy
+    if len(members) > 1:
+        # One running sum over all clips, restarting at each clip: at the end of clip j it holds
+        # clip j's last absolute row, which is the sum of clip j's own deltas; so clip j + 1's
+        # first row gives that back. (A per-clip sum along time is vectorised across the row;
+        # np.add.reduceat along axis 0 is not.)
+        ends = [d[int(starts[j]):int(starts[j + 1])].sum(axis=0, dtype=np.int32)
+                for j in range(len(members) - 1)]
+        for j, last in enumerate(ends):
+            d[int(starts[j + 1])] -= last
+    _prefix_sum_rows(d)
+    xy_out = np.empty((total, width), np.float32)
+    for j, i in enumerate(members):   # a scalar factor per clip: twice as fast as a broadcast column
+        s, e = int(starts[j]), int(starts[j] + lengths[j])
+        np.multiply(d[s:e], np.float32(steps[i]), out=xy_out[s:e], dtype=np.float32)
+    missing = cq == 0
+    if missing.any():
+        np.copyto(xy_out.view(np.uint64), _NAN_PAIR, where=missing)
+    scale_rows = np.repeat(np.array([conf_scales[i] / CONF_LEVELS for i in members], np.float32),
+                           lengths)[:, None]
+    conf_out = np.multiply(cq, scale_rows, dtype=np.float32)
+    for j, i in enumerate(members):
+        s, e = int(starts[j]), int(starts[j] + lengths[j])
+        t, p, k = int(n_frames[i]), int(n_persons[i]), int(n_points[i])
+        out[i] = xy_out[s:e].reshape(t, p, k, 2), conf_out[s:e].reshape(t, p, k)
+
+
+def trusted_pose(xy: np.ndarray, conf: np.ndarray, *, fps: float, width: int, height: int,
+                 layout: str) -> PoseSeq:
+    """A PoseSeq from decoder output without re-checking the arrays.
+
+    The decoder already guarantees PoseSeq's invariants (float32, ``[T, P, K, 2]`` / ``[T, P, K]``,
+    NaN exactly where the confidence is 0); the full check costs about as much as decoding. The
+    scalars still come from the file, so they are checked.
+    """
+    fps = float(fps) if fps is not None else float("nan")
+    if not (fps > 0 and math.isfinite(fps)):
+        return PoseSeq(xy, conf, fps=fps, width=width, height=height, layout=layout)  # raises
+    pose = object.__new__(PoseSeq)
+    for name, value in (("xy", xy), ("conf", conf), ("fps", fps), ("width", int(width)),
+                        ("height", int(height)), ("layout", layout)):
+        object.__setattr__(pose, name, value)
+    return pose

@@ -41,9 +41,12 @@ def _arrow_errors() -> tuple[type[BaseException], ...]:
 class _Files:
     """A small LRU of open ParquetFile objects (the footer is parsed once per file)."""
 
+    GROUPS = 8   # recently read row groups kept (neighbouring ids share them; shards are immutable)
+
     def __init__(self, size: int):
         self.size = size
         self._open: OrderedDict[Path, Any] = OrderedDict()
+        self._groups: OrderedDict[tuple, Any] = OrderedDict()
 
     def get(self, path: Path) -> tuple[Any, np.ndarray]:
         """The open ParquetFile and the first row of each of its row groups (plus the total)."""
@@ -73,12 +76,20 @@ class _Files:
         group = int(np.searchsorted(starts, row, side="right")) - 1
         if not 0 <= group < pf.num_row_groups:
             raise InputError(path, f"row {row} out of range ({int(starts[-1])} rows)")
-        if guard is not None:
+        key = (path, group, tuple(columns) if columns is not None else None)
+        table = self._groups.get(key)
+        if table is not None:
+            self._groups.move_to_end(key)
+            return table, row - int(starts[group])
+        if guard is not None:   # only on a real read: a cached group has passed it
             guard(pf, group, path)
         try:
             table = pf.read_row_group(group, columns=columns, use_threads=False)
         except _arrow_errors() as exc:
             raise InputError(path, f"corrupt row group {group} ({exc})") from None
+        self._groups[key] = table
+        if len(self._groups) > self.GROUPS:
+            self._groups.popitem(last=False)
         return table, row - int(starts[group])
 
 
@@ -109,29 +120,53 @@ class PoseRows:
     def __init__(self, table, source: Path | str, limits: ReadLimits | None = None):
         self.source = source
         self.limits = limits or ReadLimits()
+        self.table = table
         self.values = {name: table.column(name).to_pylist() for name in self._SCALARS}
-        self.xy = _binary_views(table.column("xy"))
-        self.conf = _binary_views(table.column("conf"))
-        self.escapes = _binary_views(table.column("xy_escapes"))
+        self._decoded: list | None = None    # every row at once (codec.decode_batch), on first use
+        self._views: tuple | None = None     # per-row byte views: the row-by-row fallback
 
     def __len__(self) -> int:
-        return len(self.xy)
+        return self.table.num_rows
+
+    def _batch(self) -> list | None:
+        """All rows decoded in one batch, or None when a row is damaged (then rows decode one by
+        one, so the damaged one is named and the others still read)."""
+        if self._decoded is None:
+            v, t = self.values, self.table
+            try:
+                # Every row's claimed shape within the limits before the batch allocates anything;
+                # otherwise rows decode one by one and only the offending one is refused.
+                for i, shape in enumerate(zip(v["n_frames"], v["n_persons"], v["n_points"])):
+                    self.limits.check_shape(shape, v["clip_id"][i], self.source)
+                self._decoded = codec.decode_batch(
+                    t.column("xy").combine_chunks(), t.column("conf").combine_chunks(),
+                    t.column("xy_escapes").combine_chunks(), v["n_frames"], v["n_persons"],
+                    v["n_points"], v["xy_step"], v["conf_scale"], v["width"], v["height"])
+            except (ValueError, TypeError, IndexError, InputError):
+                self._decoded = []
+        return self._decoded or None
 
     def clip_id(self, i: int) -> str:
         return self.values["clip_id"][i]
 
     def arrays(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(xy, conf)`` of row ``i``, or None for a clip stored without poses."""
-        if self.xy[i] is None:
+        batch = self._batch()
+        if batch is not None:
+            return batch[i]
+        if self._views is None:
+            self._views = tuple(_binary_views(self.table.column(c)) for c in ("xy", "conf", "xy_escapes"))
+        xy, conf, escapes = self._views
+        if xy[i] is None:
             return None
         v = self.values
         self.limits.check_shape((v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
                                 v["clip_id"][i], self.source)
         try:
             return codec.decode_arrays(
-                self.xy[i], self.conf[i], (v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
+                xy[i], conf[i], (v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
                 v["xy_step"][i], v["conf_scale"][i], width=v["width"][i], height=v["height"][i],
-                escapes=self.escapes[i])
+                escapes=escapes[i])
         except (ValueError, TypeError) as exc:
             raise InputError(self.source, f"clip {v['clip_id'][i]!r}: damaged pose row ({exc})") from None
 
@@ -140,8 +175,8 @@ class PoseRows:
         if arrays is None:
             return None
         v = self.values
-        return PoseSeq(arrays[0], arrays[1], fps=v["fps"][i], width=v["width"][i],
-                       height=v["height"][i], layout=v["layout"][i])
+        return codec.trusted_pose(arrays[0], arrays[1], fps=v["fps"][i], width=v["width"][i],
+                                  height=v["height"][i], layout=v["layout"][i])
 
 
 class Corpus:
