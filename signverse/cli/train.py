@@ -29,6 +29,10 @@ def register(sub) -> None:
                    help="override a setting (repeatable): a model config field (d_model=128), a "
                         "training field (lr=5e-4, batch_size=16, patience=5, refit_all=false) or a "
                         "task input field (text_level=word, max_frames=128)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run in --out from its last checkpoint (same arguments)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar / progress lines (also: SIGNVERSE_PROGRESS=0)")
     p.add_argument("--json", action="store_true", help="print the dev metrics as one JSON object")
     p.set_defaults(handler=run)
 
@@ -74,7 +78,8 @@ def run(args) -> int:
         train_over["threads"] = args.threads
     metrics = train_task(args.task, args.data, args.out, model=args.model, epochs=args.epochs,
                          device=args.device, seed=args.seed, model_overrides=model_over,
-                         train_overrides=train_over, recipe_overrides=recipe_over)
+                         train_overrides=train_over, recipe_overrides=recipe_over, resume=args.resume,
+                         progress=False if args.no_progress else None)
     if args.json:
         print(json.dumps(metrics["dev"]))
     else:
@@ -82,4 +87,6 @@ def run(args) -> int:
         print(f"trained {args.task} -> {args.out}  (best epoch {metrics['best_epoch']} of "
               f"{metrics['epochs_run']}, {metrics['train_seconds']} s)")
         print(f"dev: {dev or '-'}")
+        if metrics.get("dev_note"):
+            print(f"note: {metrics['dev_note']}")
     return 0
