@@ -205,6 +205,22 @@ class FeatureStats:
         return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
 
 
+def fill_hand_gaps(pts: np.ndarray, max_gap: int) -> np.ndarray:
+    """Copy of ``[T, 54, 2]`` where a hand missing for at most ``max_gap`` frames between two
+    frames that show it is interpolated linearly (the estimator drops hands in single frames)."""
+    if max_gap <= 0:
+        return pts
+    out = pts.copy()
+    for sl in (LH, RH):
+        seen = np.isfinite(pts[:, sl]).all(-1).all(-1)
+        idx = np.flatnonzero(seen)
+        for a, b in zip(idx[:-1], idx[1:]):
+            if 1 < b - a <= max_gap + 1:
+                w = (np.arange(a + 1, b) - a)[:, None, None] / (b - a)
+                out[a + 1:b, sl] = pts[a, sl][None] * (1 - w) + pts[b, sl][None] * w
+    return out
+
+
 def prepare_points(pose: PoseSeq, canonical: bool = True) -> np.ndarray:
     """Pose -> normalised (and canonicalised) ``[T, 54, 2]`` points, the cached per-sample input."""
     pts = normalise_points(pose_points(pose))

@@ -23,7 +23,7 @@ from signverse.core.pose import PoseSeq
 from signverse.core.registry import Registry
 from signverse.models.text import LabelMap, Vocab
 from signverse.train.features import (FEATURE_DIM, AugmentConfig, FeatureStats, augment_points,
-                                      frame_features, prepare_points)
+                                      fill_hand_gaps, frame_features, prepare_points)
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,7 @@ class ClassifierSettings:
     max_frames: int = 128            # longer clips: centre window (counted in the report)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     class_balance: float = 0.5       # loss weight per class ~ frequency ** -class_balance
+    fill_hand_gaps: int = 0          # interpolate a hand missing for up to this many frames
 
 
 @dataclass
@@ -149,6 +150,7 @@ class ClassifierRecipe(Recipe):
 
     def _points(self, sample) -> np.ndarray:
         pts = prepare_points(sample.pose, canonical=self.settings.canonical)
+        pts = fill_hand_gaps(pts, self.settings.fill_hand_gaps)
         if len(pts) == 0:
             raise InputError(sample.sample_id, "no frames")
         m = self.settings.max_frames

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +30,12 @@ TRAIN_DEFAULTS: dict[str, dict] = {
     "text2pose": dict(epochs=60, batch_size=32, lr=5e-4, patience=10, monitor="dtw_mje",
                       higher_is_better=False, eval_every=3),
 }
+# Every task's default run must end within 10 minutes on a shared 2-core machine: a wall-clock
+# budget (whole run, loading included) that stops training early -- and says so -- when the
+# machine is slower than the one the defaults were sized on. ``--set time_budget_s=0`` lifts it.
+DEFAULT_TIME_BUDGET_S = 540.0
+# Share of the budget for the early-stopping phase when a refit on train+dev follows.
+FIT_SHARE = 0.45
 # Fraction of groups (signers, else videos, else items) held out as dev for early stopping.
 DEV_FRACTION = 0.15
 
@@ -102,7 +109,9 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
     spec = model_spec(model_name)
     if spec.task and spec.task != task:
         raise SignverseError(f"model '{model_name}' is for task '{spec.task}', not '{task}'")
-    tc = TrainConfig(**{**TRAIN_DEFAULTS.get(task, {}), "device": device, "seed": seed})
+    t_start = time.perf_counter()
+    tc = TrainConfig(**{"time_budget_s": DEFAULT_TIME_BUDGET_S, **TRAIN_DEFAULTS.get(task, {}),
+                        "device": device, "seed": seed})
     if epochs is not None:
         tc.epochs = epochs
     if train_overrides:
@@ -151,7 +160,12 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
                           checkpoint_dir=ck_dir, resume=resume, rng=rng,
                           name=f"{task} (train part)" if tc.refit_all and dev_items else task,
                           progress=progress)
+        if tc.time_budget_s:
+            share = FIT_SHARE if tc.refit_all and dev_items else 1.0
+            trainer.time_budget_s = max(1e-3, tc.time_budget_s * share - (time.perf_counter() - t_start))
         result = trainer.fit()
+        if trainer.budget_stop:
+            recipe.report["stopped_by_time_budget"] = f"after {trainer.budget_stop} of {tc.epochs} epochs"
         write_json(fit_done, asdict(result))
     metrics = {"dev": result.best_metrics, "best_epoch": result.best_epoch,
                "epochs_run": len(result.history), "train_seconds": round(result.seconds, 1),
@@ -160,6 +174,20 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
     if tc.refit_all and dev_items and result.best_epoch >= 0:
         # A very early best epoch on a small dev part is mostly noise: refit for at least 10 epochs.
         refit_epochs = max(result.best_epoch + 1, min(10, tc.epochs))
+        refit_file = ck_dir / "refit-epochs.json"
+        if resume and refit_file.exists():
+            refit_epochs = int(read_run_json(refit_file))
+        elif tc.time_budget_s and result.history:
+            # Fewer refit epochs (with their full schedule) rather than a refit cut off mid-way.
+            per_epoch = result.seconds / len(result.history) * len(split.train + split.dev) / max(1, len(split.train))
+            left = tc.time_budget_s - (time.perf_counter() - t_start)
+            affordable = max(1, int(left / max(per_epoch, 1e-3)))
+            if affordable < refit_epochs:
+                log.warning("refit on train+dev: %d epochs instead of %d to stay within the time budget "
+                            "(%.0f s)", affordable, refit_epochs, tc.time_budget_s)
+                metrics["refit_cut_by_time_budget"] = f"{affordable} of {refit_epochs} epochs"
+                refit_epochs = affordable
+        write_json(refit_file, refit_epochs)
         net, refit_s = _refit(recipe, [by_id[i] for i in (*split.train, *split.dev)], model_name,
                               model_overrides, tc, refit_epochs, seed, out, resume, progress)
         metrics.update(refit_epochs=refit_epochs, refit_seconds=round(refit_s, 1),

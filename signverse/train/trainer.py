@@ -53,6 +53,10 @@ class TrainConfig:
     # fresh model on train + dev for the best epoch count (more signers seen; dev figures then
     # describe the early-stopping model, not the refit one).
     refit_all: bool = False
+    # Wall-clock budget in seconds for the whole run (0 = none): training stops after the epoch
+    # that would otherwise end past it, keeping the best weights so far, and says so. Default runs
+    # must finish in minutes on a shared 2-core machine; on a faster machine all epochs run.
+    time_budget_s: float = 0.0
 
 
 @dataclass
@@ -129,6 +133,9 @@ class Trainer:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume, self.rng, self.name, self.progress = resume, rng, name, progress
         self.file_prefix = file_prefix
+        # the budget of this fit (train_task splits the run's budget between its phases)
+        self.time_budget_s = config.time_budget_s
+        self.budget_stop = 0        # epochs run when the time budget ended training (0 = it did not)
         decay, no_decay = [], []
         for pname, p in model.named_parameters():
             if not p.requires_grad:
@@ -296,11 +303,19 @@ class Trainer:
                 if cfg.patience and bad_epochs >= cfg.patience:
                     stopped = True
                     log.info("early stop at epoch %d (best %s=%s at epoch %d)", epoch, cfg.monitor, best, best_epoch)
+                elapsed = seconds_before + time.perf_counter() - t0
+                if (self.time_budget_s and epoch < cfg.epochs - 1
+                        and elapsed + row["epoch_s"] > self.time_budget_s):
+                    stopped = True
+                    self.budget_stop = epoch + 1
+                    log.warning("%s: stopping after %d of %d epochs: time budget %.0f s reached "
+                                "(--set time_budget_s=0 runs all epochs)", self.name or "train", epoch + 1,
+                                cfg.epochs, self.time_budget_s)
                 dev = {f"dev_{cfg.monitor}": row.get(f"dev_{cfg.monitor}")} if cfg.monitor else {}
                 bar.line(epoch=f"{epoch + 1}/{cfg.epochs}", loss=row.get("train_loss"), **dev,
                          **({"best": f"{best:.4g}@{best_epoch + 1}"} if cfg.monitor and best is not None else {}),
                          **({"note": f"early stop (no {cfg.monitor} gain for {cfg.patience} epochs)"}
-                            if stopped else {}))
+                            if stopped and not self.budget_stop else {}))
                 if self.checkpoint_dir is not None:
                     if improved:
                         save_atomic(best_state, self.checkpoint_path("best"))

@@ -117,3 +117,12 @@ def test_checkpoints_are_plain_weights(tmp_path, samples):
     metrics = json.loads((run / "metrics.json").read_text())
     assert "early-stopped model" in metrics["dev_note"] and "refit on train+dev" in metrics["dev_note"]
     assert np.isfinite(metrics["dev"]["top1"])
+
+
+def test_time_budget_stops_training_and_says_so(tmp_path, samples):
+    run = tmp_path / "run"
+    m = train_task("islr", None, run, epochs=50, samples=samples, model_overrides=TINY, progress=False,
+                   train_overrides={"time_budget_s": 1e-3, "patience": 0})
+    assert m["epochs_run"] == 1 and "of 50 epochs" in m["data_report"]["stopped_by_time_budget"]
+    assert m["refit_epochs"] == 1 and m["refit_cut_by_time_budget"]
+    assert (run / "model.pt").exists()
