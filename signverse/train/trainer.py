@@ -216,7 +216,7 @@ class Trainer:
                 fh.write(json.dumps(row) + "\n")
 
     def fit(self) -> TrainResult:
-        from signverse.train.progress import Progress
+        from signverse.core.progress import Progress
         torch, cfg = self.torch, self.cfg
         total_steps = None if self.steps_per_epoch is None else self.steps_per_epoch * cfg.epochs
         step, samples, best, best_state, best_epoch, best_metrics = 0, 0, None, None, -1, {}

@@ -6,7 +6,7 @@ import io
 import pytest
 
 from signverse.cli.main import main
-from signverse.train.progress import Progress, format_seconds
+from signverse.core.progress import Progress, format_seconds
 
 
 def test_plain_lines_when_not_a_tty():
@@ -46,3 +46,17 @@ def test_train_cli_shows_progress_and_the_refit_note(tmp_path, pose_folder, caps
     assert (run / "checkpoints" / "best.pt").exists() and (run / "checkpoints" / "last.pt").exists()
     assert main(["evaluate", str(run), "--data", str(pose_folder)]) == 0
     assert "not a held-out score" in capsys.readouterr().err
+
+
+def test_signx_training_shows_progress(capsys):
+    pytest.importorskip("torch")
+    import numpy as np
+    from signverse.layouts import get_layout
+    from signverse.models.signx.fusion import FrameSet, FusionConfig, train_fusion
+    k = get_layout("dwpose").num_points
+    rng = np.random.default_rng(0)
+    frames = FrameSet({"dwpose": (rng.normal(size=(40, k, 2)).astype(np.float32), np.ones((40, k), bool))})
+    cfg = FusionConfig(tracks=("dwpose",), hidden=16, latent=8, heads=2)
+    train_fusion(frames, cfg, steps=3, batch_size=8, log_every=0)
+    err = capsys.readouterr().err
+    assert "signx-fusion: loss" in err and "3/3 steps" in err

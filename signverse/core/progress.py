@@ -55,6 +55,7 @@ class Progress:
         self._t0 = time.perf_counter()
         self._last_line = self._t0
         self._postfix: dict = {}
+        self._last_n = initial
         self._bar = None
         if self.enabled and mode != "plain" and getattr(self.stream, "isatty", lambda: False)():
             try:
@@ -101,6 +102,7 @@ class Progress:
 
     def _write(self, fields: dict) -> None:
         self._last_line = time.perf_counter()
+        self._last_n = self.n
         elapsed = format_seconds(self._last_line - self._t0)
         eta = self.eta()
         where = f"{self.n}/{self.total} {self.unit}s" if self.total else f"{self.n} {self.unit}s"
@@ -114,6 +116,8 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        elif self.enabled and self.n > self._start_n and self._last_n != self.n:
+            self._write(self._postfix)   # plain lines: the final count is always reported
 
     def __enter__(self) -> "Progress":
         return self
