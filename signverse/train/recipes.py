@@ -13,6 +13,7 @@ is saved with the run so that evaluation and prediction rebuild exactly the trai
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, Iterable, Sequence
 
@@ -22,7 +23,7 @@ from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.core.registry import Registry
 from signverse.models.text import LabelMap, Vocab
-from signverse.train.features import (FEATURE_DIM, AugmentConfig, FeatureStats, augment_points,
+from signverse.train.features import (FEATURE_DIM, FEATURE_DIMS, AugmentConfig, FeatureStats, augment_points,
                                       fill_hand_gaps, frame_features, prepare_points)
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class ClassifierSettings:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     class_balance: float = 0.5       # loss weight per class ~ frequency ** -class_balance
     fill_hand_gaps: int = 0          # interpolate a hand missing for up to this many frames
+    features: str = "base"           # frame feature set (signverse.train.features.FEATURE_DIMS)
 
 
 @dataclass
@@ -181,19 +183,19 @@ class ClassifierRecipe(Recipe):
             raise SignverseError(f"no training sample has a '{self.settings.label_field}'")
         self.labels = LabelMap.build(self._label(s) for s in samples)
         items = self.prepare(samples)
-        self.stats = FeatureStats.fit([frame_features(it.points) for it in items])
+        self.stats = FeatureStats.fit([frame_features(it.points, self.settings.features) for it in items])
         counts = np.bincount([it.target for it in items], minlength=len(self.labels)).astype(float)
         w = np.maximum(counts, 1) ** -self.settings.class_balance
         self.class_weight = (w / (w * counts).sum() * counts.sum()).astype(np.float32)
         return items
 
     def io_sizes(self) -> dict:
-        return {"n_features": FEATURE_DIM, "n_classes": len(self.labels)}
+        return {"n_features": FEATURE_DIMS[self.settings.features], "n_classes": len(self.labels)}
 
     def _features(self, pts: np.ndarray, rng=None) -> np.ndarray:
         if rng is not None:
             pts = augment_points(pts, rng, self.settings.augment)
-        return self.stats.apply(frame_features(pts))
+        return self.stats.apply(frame_features(pts, self.settings.features))
 
     def batches(self, prepared, batch_size, rng, train):
         order = rng.permutation(len(prepared)) if train else np.arange(len(prepared))
@@ -225,7 +227,9 @@ class ClassifierRecipe(Recipe):
         unknown = len(prepared) - len(known)
         if not known:
             raise SignverseError("no evaluation sample has a label the model knows")
+        t0 = time.perf_counter()
         scores = self.scores(model, known, device)
+        seconds = time.perf_counter() - t0
         targets = np.array([it.target for it in known])
         if self.task == "islr":
             res = get_task("islr").evaluate(scores, targets, num_classes=len(self.labels))
@@ -234,6 +238,8 @@ class ClassifierRecipe(Recipe):
             res["top1"] = res["accuracy"]
         if unknown:
             res["n_unknown_label"] = unknown
+        # inference cost with every ensemble member, features included (batched, this device)
+        res["ms_per_clip"] = round(1000 * seconds / len(known), 3)
         return {k: (round(float(v), 6) if isinstance(v, (float, np.floating)) else v) for k, v in res.items()}
 
     def predict(self, model, prepared, device="cpu", top: int = 5) -> list[dict]:

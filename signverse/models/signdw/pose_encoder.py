@@ -6,6 +6,7 @@ pose2text.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +39,9 @@ class PoseEncoderConfig:
     # epochs ("late dropout": early epochs fit freely, later ones are regularised).
     late_dropout: float = 0.0
     late_dropout_start: float = 0.5
+    # Classifiers only: an ensemble of this many independently initialised encoders + heads,
+    # trained side by side on the same batches; predictions average their probabilities.
+    members: int = 1
     # pose2text decoder
     dec_layers: int = 2
     max_text_len: int = 64
@@ -151,6 +155,37 @@ class PoseClassifier(nn.Module):
                 "y": torch.randint(0, self.n_classes, (batch_size,), device=device)}
 
 
+class PoseClassifierEnsemble(nn.Module):
+    """``cfg.members`` PoseClassifiers; logits are the log of their mean probabilities."""
+
+    def __init__(self, cfg: PoseEncoderConfig, n_features: int, n_classes: int):
+        super().__init__()
+        self.cfg, self.n_features, self.n_classes = cfg, n_features, n_classes
+        self.members = nn.ModuleList(PoseClassifier(cfg, n_features, n_classes) for _ in range(cfg.members))
+
+    def on_epoch(self, epoch: int, epochs: int) -> None:
+        for m in self.members:
+            m.on_epoch(epoch, epochs)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        logp = torch.stack([m(x, mask).log_softmax(-1) for m in self.members])
+        return torch.logsumexp(logp, 0) - math.log(len(self.members))
+
+    def loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        # Each member learns on its own (sum of member losses): an ensemble of independent
+        # models, not one wide model -- their disagreement is what averaging removes.
+        losses, accs = [], []
+        for m in self.members:
+            loss, logs = m.loss(batch)
+            losses.append(loss)
+            accs.append(logs["acc"])
+        loss = torch.stack(losses).mean()
+        return loss, {"loss": float(loss.detach()), "acc": sum(accs) / len(accs)}
+
+    def example_batch(self, batch_size: int = 2, device="cpu") -> dict:
+        return self.members[0].example_batch(batch_size, device)
+
+
 class Pose2Text(nn.Module):
     """Pose encoder + causal Transformer text decoder; greedy and beam-search decoding."""
 
@@ -249,7 +284,9 @@ class Pose2Text(nn.Module):
                 description="SignDW pose encoder (d=128, 3 layers) + pooled head for isolated sign recognition")
 @register_model("signdw-langid", PoseEncoderConfig, task="langid",
                 description="SignDW pose encoder + pooled head for sign-language identification")
-def build_classifier(cfg: PoseEncoderConfig, n_features: int = 64, n_classes: int = 2, **_) -> PoseClassifier:
+def build_classifier(cfg: PoseEncoderConfig, n_features: int = 64, n_classes: int = 2, **_) -> nn.Module:
+    if cfg.members > 1:
+        return PoseClassifierEnsemble(cfg, n_features, n_classes)
     return PoseClassifier(cfg, n_features, n_classes)
 
 
