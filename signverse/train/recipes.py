@@ -260,8 +260,16 @@ class ClassifierRecipe(Recipe):
 
     @classmethod
     def from_state(cls, config, vocab):
-        return cls(_settings_from(ClassifierSettings, config.get("recipe")),
+        return cls(_settings_from(ClassifierSettings, _with_legacy(config.get("recipe"))),
                    LabelMap.from_dict(vocab["labels"]), FeatureStats.from_dict(config["feature_stats"]))
+
+
+# Classifier settings added after runs were first saved, with the behaviour those runs had.
+_ADDED_LATER = {"features": "base", "fill_hand_gaps": 0}
+
+
+def _with_legacy(saved: dict | None) -> dict:
+    return {**_ADDED_LATER, **(saved or {})}
 
 
 class LangidRecipe(ClassifierRecipe):
@@ -275,7 +283,7 @@ class LangidRecipe(ClassifierRecipe):
 
     @classmethod
     def from_state(cls, config, vocab):
-        return cls(_settings_from(ClassifierSettings, config.get("recipe")),
+        return cls(_settings_from(ClassifierSettings, _with_legacy(config.get("recipe"))),
                    LabelMap.from_dict(vocab["labels"]), FeatureStats.from_dict(config["feature_stats"]))
 
 

@@ -76,3 +76,21 @@ def test_fill_hand_gaps_interpolates_short_gaps_only():
     pts[2:6, RH] = np.nan                      # 4 missing frames > max_gap: left alone
     assert np.isnan(fill_hand_gaps(pts, 2)[2:6, RH]).all()
     assert fill_hand_gaps(pts, 0) is pts
+
+
+def test_runs_saved_before_the_new_settings_still_load(tmp_path, samples):
+    """A run whose config.json predates conv blocks / ensembles / feature sets loads as it was."""
+    import json
+    from signverse.train.run import evaluate_run, train_task
+    run = tmp_path / "old"
+    train_task("islr", None, run, epochs=1, samples=samples, progress=False,
+               model_overrides={"d_model": 16, "n_heads": 2, "n_layers": 1, "conv_kernel": 0,
+                                "late_dropout": 0.0, "members": 1},
+               recipe_overrides={"features": "base", "fill_hand_gaps": 0})
+    cfg = json.loads((run / "config.json").read_text())
+    for key in ("conv_kernel", "late_dropout", "late_dropout_start", "members"):
+        del cfg["model_config"][key]
+    for key in ("features", "fill_hand_gaps"):
+        del cfg["recipe"][key]
+    (run / "config.json").write_text(json.dumps(cfg))
+    assert 0 <= evaluate_run(run, None, samples=samples[:8])["top1"] <= 1
