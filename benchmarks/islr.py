@@ -122,6 +122,7 @@ def main() -> None:
     ap.add_argument("--signdw-epochs", type=int, help="default: the islr training default")
     ap.add_argument("--lstm-epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only-fold", type=int, help="run just this fold (e.g. folds in parallel processes)")
     ap.add_argument("--methods", default="knn,lstm,signdw",
                     help="comma-separated subset of knn, lstm, signdw (default: all three)")
     ap.add_argument("--signdw-set", action="append", default=[], metavar="KEY=VALUE",
@@ -155,7 +156,7 @@ def main() -> None:
     times: dict[str, float] = {k: 0.0 for k in results}
     ms_per_clip: list[float] = []
     index = {s.sample_id: i for i, s in enumerate(samples)}
-    for fold in range(folds):
+    for fold in ([args.only_fold] if args.only_fold is not None else range(folds)):
         split = kfold_by_signer(samples, folds, fold, seed=args.seed)
         tr = np.array([index[i] for i in split.train])
         te = np.array([index[i] for i in split.test])
@@ -182,7 +183,7 @@ def main() -> None:
         print(f"fold {fold}: test signers {len({samples[i].signer for i in te})}, clips {len(te)} | " +
               " | ".join(f"{k} top1 {v[-1]['top1']:.3f}" for k, v in results.items()), flush=True)
     keys = ("top1", "top5", "top1_per_class", "top5_per_class")
-    print(f"\nunseen-signer ISLR, mean over {folds} folds (ISLR-MP DEV, {len(labels)} classes)")
+    print(f"\nunseen-signer ISLR, mean over {len(next(iter(results.values()), []))} of {folds} folds (ISLR-MP DEV, {len(labels)} classes)")
     print(f"{'method':<34}" + "".join(f"{k:>16}" for k in keys) + f"{'seconds':>10}")
     names = {"knn": "kNN (k=10) on normalised features", "lstm": "tutorial LSTM on raw 1662",
              "signdw": "SignDW pose encoder"}

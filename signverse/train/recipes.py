@@ -127,7 +127,7 @@ class ClassifierSettings:
     max_frames: int = 128            # longer clips: centre window (counted in the report)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     class_balance: float = 0.5       # loss weight per class ~ frequency ** -class_balance
-    fill_hand_gaps: int = 0          # interpolate a hand missing for up to this many frames
+    fill_hand_gaps: int = 3          # interpolate a hand missing for up to this many frames
     features: str = "base"           # frame feature set (signverse.train.features.FEATURE_DIMS)
 
 
