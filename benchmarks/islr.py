@@ -9,7 +9,29 @@ Three recognisers on the same signer-disjoint folds:
 (c) the SignDW pose encoder, trained with ``signverse.train.train_task`` (its own signer-disjoint
     dev part of the training signers for early stopping; the fold's test signers are never seen).
 
-Prints top-1 / top-5 per instance and per class for each, averaged over folds.
+Prints top-1 / top-5 per instance and per class for each, averaged over folds, and the SignDW
+inference time per clip.
+
+Ablation (issue 11 section 1; what each change bought). Fold 0 of 3 signer-disjoint folds of the 51
+DEV signers: trained on 34 signers (less a 15% dev part), tested on the 17 others (650 clips); 30
+epochs, no early stopping and no refit, one thread, seed 0 (numbers are one fold: about +-2 points
+of noise)::
+
+    change                                                          top-1   per-class top-1
+    previous default: Transformer d=64 x 2 layers                   0.755   0.550
+    + depthwise-conv block (k=9) before each Transformer layer,
+      late dropout 0.3 (second half), hand gaps <= 3 frames filled   0.774   0.595   (default now)
+    + per-point hand velocities, lags 1 and 2 (+192 features)        0.708   0.505   (rejected)
+    same as default, seed 1 (other init, other dev signers)         0.780   0.587
+    ensemble of the two (mean probability)                          0.780   0.591   (+0.003: not
+                                                                                     worth 2x time)
+
+Error analysis of the previous default on that fold: the largest confusions are PLEASE -> MY (24
+clips), SORRY -> PLEASE (13), GOODBYE -> HELLO (9), FINE -> HELLO (9): hand-on-chest signs that
+differ in motion and handshape, and classes with 3-4 signers in all of DEV (FINE, WHAT, MY, NAME
+get 0.0-0.1 per-class top-1 when 1 of their 3 signers is held out). The worst signer
+(Jnadeesha/SRILANKAN-SIGN, 0.05) signs Sri Lankan GOOD / WELCOME, which no other signer does.
+Dominant-hand canonicalisation (mirroring left-dominant signers) was already on in every row.
 
     .venv/bin/python benchmarks/islr.py [--data ../shared/data/islr] [--folds 3] [--quick]
         [--methods knn,lstm,signdw] [--signdw-set KEY=VALUE ...]

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Defaults per task, chosen for "a few minutes on 2 CPU cores" and unseen-signer generalisation.
 TRAIN_DEFAULTS: dict[str, dict] = {
-    "islr": dict(epochs=35, batch_size=32, lr=1e-3, weight_decay=0.05, patience=10, monitor="top1",
+    "islr": dict(epochs=25, batch_size=32, lr=1e-3, weight_decay=0.05, patience=8, monitor="top1",
                  refit_all=True),
     "langid": dict(epochs=40, batch_size=32, lr=1e-3, patience=10, monitor="accuracy"),
     "pose2text": dict(epochs=60, batch_size=16, lr=5e-4, patience=15, monitor="chrf", eval_every=2),
