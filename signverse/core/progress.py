@@ -100,6 +100,17 @@ class Progress:
         else:
             self._write(fields)
 
+    def message(self, text: str) -> None:
+        """One status line now (e.g. "reading DATA"), above the bar or as a plain line."""
+        if not self.enabled:
+            return
+        line = f"{self.desc}: {text}" if self.desc else text
+        if self._bar is not None:
+            self._bar.write(line, file=self.stream)
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
     def _write(self, fields: dict) -> None:
         self._last_line = time.perf_counter()
         self._last_n = self.n

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError
+from signverse.core.progress import Progress
 from signverse.train.checkpoint import load_model, read_run, save_run, write_json
 from signverse.train.recipes import get_recipe
 from signverse.train.trainer import TrainConfig, Trainer, TrainResult, seed_everything
@@ -123,11 +124,18 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
     if resume:
         _check_resume(ck_dir, args)
     seed_everything(seed)
-    samples = samples if samples is not None else load_task_samples(data)
+    # Reading and preparing data takes minutes on a busy machine: say what is happening.
+    status = Progress(None, task, enabled=progress)
+    if samples is None:
+        status.message(f"reading {data}")
+        samples = load_task_samples(data)
     split = make_train_split(samples, seed)
     by_id = {s.sample_id: s for s in samples}
+    status.message(f"{len(samples)} samples ({time.perf_counter() - t_start:.0f} s); preparing inputs")
     train_items = recipe.fit_data([by_id[i] for i in split.train])
     dev_items = recipe.prepare([by_id[i] for i in split.dev]) if split.dev else []
+    status.message(f"{len(train_items)} training and {len(dev_items)} dev items ready "
+                   f"({time.perf_counter() - t_start:.0f} s); training")
     if not train_items:
         raise SignverseError("no usable training samples")
     net = get_model(model_name, **(model_overrides or {}), **recipe.io_sizes())

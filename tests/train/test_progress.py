@@ -40,6 +40,7 @@ def test_train_cli_shows_progress_and_the_refit_note(tmp_path, pose_folder, caps
     assert main(["train", "islr", "--data", str(pose_folder), "--out", str(run), "--epochs", "3",
                  "--set", "d_model=16", "--set", "n_layers=1", "--set", "n_heads=2"]) == 0
     cap = capsys.readouterr()
+    assert "islr: reading" in cap.err and "items ready" in cap.err   # the data phase is not silent
     assert "epoch 3/3" in cap.err and "dev_top1" in cap.err and "ETA" in cap.err
     assert "refit on train+dev" in cap.err                       # the refit phase is shown too
     assert "note: dev figures come from the early-stopped model" in cap.out
