@@ -179,6 +179,7 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
                "epochs_run": len(result.history), "train_seconds": round(result.seconds, 1),
                "train_samples_per_s": round(result.samples / max(result.seconds, 1e-9), 1),
                "n_train": len(train_items), "n_dev": len(dev_items), "data_report": dict(recipe.report)}
+    refit_epochs = 0
     if tc.refit_all and dev_items and result.best_epoch >= 0:
         # A very early best epoch on a small dev part is mostly noise: refit for at least 10 epochs.
         refit_epochs = max(result.best_epoch + 1, min(10, tc.epochs))
@@ -189,13 +190,20 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
             # Fewer refit epochs (with their full schedule) rather than a refit cut off mid-way.
             per_epoch = result.seconds / len(result.history) * len(split.train + split.dev) / max(1, len(split.train))
             left = tc.time_budget_s - (time.perf_counter() - t_start)
-            affordable = max(1, int(left / max(per_epoch, 1e-3)))
-            if affordable < refit_epochs:
+            affordable = max(0, int(left / max(per_epoch, 1e-3)))
+            if 2 * affordable < refit_epochs:
+                # A refit of a few epochs is worse than the early-stopped model: keep that one.
+                log.warning("no refit on train+dev: the time budget (%.0f s) leaves %d of %d epochs; "
+                            "keeping the early-stopped model", tc.time_budget_s, affordable, refit_epochs)
+                metrics["refit_skipped_by_time_budget"] = f"{affordable} of {refit_epochs} epochs affordable"
+                refit_epochs = 0
+            elif affordable < refit_epochs:
                 log.warning("refit on train+dev: %d epochs instead of %d to stay within the time budget "
                             "(%.0f s)", affordable, refit_epochs, tc.time_budget_s)
                 metrics["refit_cut_by_time_budget"] = f"{affordable} of {refit_epochs} epochs"
                 refit_epochs = affordable
         write_json(refit_file, refit_epochs)
+    if tc.refit_all and dev_items and result.best_epoch >= 0 and refit_epochs > 0:
         net, refit_s = _refit(recipe, [by_id[i] for i in (*split.train, *split.dev)], model_name,
                               model_overrides, tc, refit_epochs, seed, out, resume, progress)
         metrics.update(refit_epochs=refit_epochs, refit_seconds=round(refit_s, 1),
