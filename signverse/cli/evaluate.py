@@ -1,6 +1,8 @@
 """``signverse evaluate RUN --data DATA``: the task's metrics of a trained run on DATA."""
 from __future__ import annotations
 
+import sys
+
 from signverse.core.jsonio import dumps as json_dumps
 
 
@@ -24,6 +26,8 @@ def run(args) -> int:
     torch.set_num_threads(1)   # small models; avoids thread contention on shared CPUs
     logging.getLogger("signverse.train").setLevel(logging.ERROR)
     metrics = evaluate_run(args.run, args.data, device=args.device)
+    if metrics.get("warning"):
+        print(f"warning: {metrics['warning']}", file=sys.stderr)
     if args.save:
         write_metrics(args.run, f"eval:{args.data}", metrics)
     if args.json:

@@ -33,6 +33,10 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, metavar="N",
                    help="a quick check: at most N samples, evenly spread over DATA (signx-video2pose: "
                         "the first N videos)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run in --out from its last checkpoint (same arguments)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar / progress lines (also: SIGNVERSE_PROGRESS=0)")
     p.add_argument("--json", action="store_true", help="print the dev metrics as one JSON object")
     p.set_defaults(handler=run)
 
@@ -84,7 +88,8 @@ def run(args) -> int:
         samples = load_task_samples(args.data, limit=args.limit)
     metrics = train_task(args.task, args.data, args.out, model=args.model, epochs=args.epochs,
                          device=args.device, seed=args.seed, model_overrides=model_over,
-                         train_overrides=train_over, recipe_overrides=recipe_over, samples=samples)
+                         train_overrides=train_over, recipe_overrides=recipe_over, samples=samples,
+                         resume=args.resume, progress=False if args.no_progress else None)
     if args.json:
         print(json_dumps(metrics["dev"]))
     else:
@@ -92,4 +97,6 @@ def run(args) -> int:
         print(f"trained {args.task} -> {args.out}  (best epoch {metrics['best_epoch']} of "
               f"{metrics['epochs_run']}, {metrics['train_seconds']} s)")
         print(f"dev: {dev or '-'}")
+        if metrics.get("dev_note"):
+            print(f"note: {metrics['dev_note']}")
     return 0

@@ -118,7 +118,12 @@ def config_from_dict(name: str, values: dict):
     extra = sorted(set(values) - known)
     if extra:
         log.warning("model %s: ignoring unknown config keys %s", name, extra)
-    return default_config(name, **{k: v for k, v in values.items() if k in known})
+    # A field missing from a saved config was added after the run was saved: its dataclass
+    # default (the behaviour before the field existed) applies, not the model's current default.
+    fields = {f.name: f for f in dataclasses.fields(spec.config_cls)}
+    added_later = {k: f.default for k, f in fields.items()
+                   if k not in values and f.default is not dataclasses.MISSING}
+    return default_config(name, **{**added_later, **{k: v for k, v in values.items() if k in known}})
 
 
 def get_model(name: str, config=None, **overrides):

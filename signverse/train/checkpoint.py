@@ -9,6 +9,9 @@ Layout::
     RUN/split.json    the Split (signverse.tasks) the run trained / early-stopped on
     RUN/metrics.json  dev metrics of the kept weights (+ what evaluate writes later)
     RUN/log.jsonl     one JSON line per epoch
+    RUN/checkpoints/  written while training: best.pt (best dev weights so far), last.pt /
+                      refit-last.pt (model, optimizer, schedule position, epoch and RNG states for
+                      --resume), args.json (what was asked, checked on --resume)
 """
 from __future__ import annotations
 
@@ -70,10 +73,11 @@ class RunFiles:
 
 
 def save_run(run_dir: str | Path, model, *, task: str, config: dict, vocab: dict,
-             split=None, metrics: dict | None = None) -> Path:
+             split=None, metrics: dict | None = None, weights: bool = True) -> Path:
     """Write ``config.json``, ``model.pt`` (state_dict), ``vocab.json``, ``split.json``,
     ``metrics.json`` into ``run_dir`` (created). ``model`` must come from ``get_model`` (it carries
-    ``model_name`` and ``config``)."""
+    ``model_name`` and ``config``). ``weights=False`` writes everything but ``model.pt`` (the
+    description a run starts with, before any weights exist)."""
     import torch
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -81,10 +85,11 @@ def save_run(run_dir: str | Path, model, *, task: str, config: dict, vocab: dict
     full = {"task": task, "model": model.model_name, "model_config": asdict(model.config),
             "signverse_version": __version__, **config}
     write_json(run / "config.json", full)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    tmp = run / "model.pt.tmp"
-    torch.save(state, tmp)
-    tmp.replace(run / "model.pt")
+    if weights:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        tmp = run / "model.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(run / "model.pt")
     write_json(run / "vocab.json", vocab)
     if split is not None:
         split_dict = split.to_dict() if hasattr(split, "to_dict") else split
@@ -122,6 +127,11 @@ def load_model(run: RunFiles | str | Path, device: str = "cpu", **io):
     sizes = {**files.config.get("io", {}), **io}
     model = get_model(files.model_name, config=cfg, **sizes)
     path = files.path / "model.pt"
+    best = files.path / "checkpoints" / "best.pt"
+    if not path.exists() and best.exists():
+        # An unfinished (killed) run: its best weights so far describe the same config.json.
+        log.warning("%s: run did not finish; using checkpoints/best.pt (continue it with --resume)", files.path)
+        path = best
     if not path.exists():
         raise InputError(path, "missing (not a complete signverse run directory?)")
     try:

@@ -37,6 +37,9 @@ LH = slice(len(_BODY), len(_BODY) + 21)
 RH = slice(len(_BODY) + 21, N_POINTS)
 NECK, L_SH, R_SH = 1, 5, 2                          # local indices (dwpose body order)
 FEATURE_DIM = 24 + 84 + 80 + 2 + 4
+# "motion" features add per-point hand velocities at lags 1 and 2 frames and body velocities
+# (what tells PLEASE's circling from MY's still hand on the chest).
+FEATURE_DIMS = {"base": FEATURE_DIM, "motion": FEATURE_DIM + 2 * 84 + 24}
 
 
 def _mirror_perm() -> np.ndarray:
@@ -153,8 +156,18 @@ def augment_points(pts: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
     return pts.astype(np.float32)
 
 
-def frame_features(pts: np.ndarray) -> np.ndarray:
-    """``[T, FEATURE_DIM]`` float32 features of normalised (canonical) ``[T, 54, 2]`` points."""
+def _velocity(x: np.ndarray, lag: int) -> np.ndarray:
+    """``x[t] - x[t - lag]`` (0 for the first frames and where either side is missing)."""
+    v = np.zeros_like(x)
+    if len(x) > lag:
+        v[lag:] = x[lag:] - x[:-lag]
+    return np.nan_to_num(v)
+
+
+def frame_features(pts: np.ndarray, kind: str = "base") -> np.ndarray:
+    """``[T, FEATURE_DIMS[kind]]`` float32 features of normalised (canonical) ``[T, 54, 2]`` points."""
+    if kind not in FEATURE_DIMS:
+        raise ValueError(f"unknown feature set {kind!r} (known: {', '.join(FEATURE_DIMS)})")
     T = len(pts)
     body = np.nan_to_num(pts[:, :len(_BODY)].reshape(T, -1))
     out = [body]
@@ -178,6 +191,10 @@ def frame_features(pts: np.ndarray) -> np.ndarray:
             d = np.diff(c, axis=0)
             v[1:] = np.nan_to_num(d)
         out.append(v)
+    if kind == "motion":
+        hands = pts[:, len(_BODY):].reshape(T, -1)
+        out += [_velocity(hands, 1), _velocity(hands, 2),
+                _velocity(pts[:, :len(_BODY)].reshape(T, -1), 1)]
     feats = np.concatenate(out, -1).astype(np.float32)
     return np.clip(feats, -20, 20)
 
@@ -203,6 +220,22 @@ class FeatureStats:
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureStats":
         return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+
+
+def fill_hand_gaps(pts: np.ndarray, max_gap: int) -> np.ndarray:
+    """Copy of ``[T, 54, 2]`` where a hand missing for at most ``max_gap`` frames between two
+    frames that show it is interpolated linearly (the estimator drops hands in single frames)."""
+    if max_gap <= 0:
+        return pts
+    out = pts.copy()
+    for sl in (LH, RH):
+        seen = np.isfinite(pts[:, sl]).all(-1).all(-1)
+        idx = np.flatnonzero(seen)
+        for a, b in zip(idx[:-1], idx[1:]):
+            if 1 < b - a <= max_gap + 1:
+                w = (np.arange(a + 1, b) - a)[:, None, None] / (b - a)
+                out[a + 1:b, sl] = pts[a, sl][None] * (1 - w) + pts[b, sl][None] * w
+    return out
 
 
 def prepare_points(pose: PoseSeq, canonical: bool = True) -> np.ndarray:

@@ -13,6 +13,7 @@ is saved with the run so that evaluation and prediction rebuild exactly the trai
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, Iterable, Sequence
 
@@ -22,8 +23,8 @@ from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.core.registry import Registry
 from signverse.models.text import LabelMap, Vocab
-from signverse.train.features import (FEATURE_DIM, AugmentConfig, FeatureStats, augment_points,
-                                      frame_features, prepare_points)
+from signverse.train.features import (FEATURE_DIM, FEATURE_DIMS, AugmentConfig, FeatureStats, augment_points,
+                                      fill_hand_gaps, frame_features, prepare_points)
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ class ClassifierSettings:
     max_frames: int = 128            # longer clips: centre window (counted in the report)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     class_balance: float = 0.5       # loss weight per class ~ frequency ** -class_balance
+    fill_hand_gaps: int = 3          # interpolate a hand missing for up to this many frames
+    features: str = "base"           # frame feature set (signverse.train.features.FEATURE_DIMS)
 
 
 @dataclass
@@ -149,6 +152,7 @@ class ClassifierRecipe(Recipe):
 
     def _points(self, sample) -> np.ndarray:
         pts = prepare_points(sample.pose, canonical=self.settings.canonical)
+        pts = fill_hand_gaps(pts, self.settings.fill_hand_gaps)
         if len(pts) == 0:
             raise InputError(sample.sample_id, "no frames")
         m = self.settings.max_frames
@@ -179,19 +183,19 @@ class ClassifierRecipe(Recipe):
             raise SignverseError(f"no training sample has a '{self.settings.label_field}'")
         self.labels = LabelMap.build(self._label(s) for s in samples)
         items = self.prepare(samples)
-        self.stats = FeatureStats.fit([frame_features(it.points) for it in items])
+        self.stats = FeatureStats.fit([frame_features(it.points, self.settings.features) for it in items])
         counts = np.bincount([it.target for it in items], minlength=len(self.labels)).astype(float)
         w = np.maximum(counts, 1) ** -self.settings.class_balance
         self.class_weight = (w / (w * counts).sum() * counts.sum()).astype(np.float32)
         return items
 
     def io_sizes(self) -> dict:
-        return {"n_features": FEATURE_DIM, "n_classes": len(self.labels)}
+        return {"n_features": FEATURE_DIMS[self.settings.features], "n_classes": len(self.labels)}
 
     def _features(self, pts: np.ndarray, rng=None) -> np.ndarray:
         if rng is not None:
             pts = augment_points(pts, rng, self.settings.augment)
-        return self.stats.apply(frame_features(pts))
+        return self.stats.apply(frame_features(pts, self.settings.features))
 
     def batches(self, prepared, batch_size, rng, train):
         order = rng.permutation(len(prepared)) if train else np.arange(len(prepared))
@@ -223,7 +227,9 @@ class ClassifierRecipe(Recipe):
         unknown = len(prepared) - len(known)
         if not known:
             raise SignverseError("no evaluation sample has a label the model knows")
+        t0 = time.perf_counter()
         scores = self.scores(model, known, device)
+        seconds = time.perf_counter() - t0
         targets = np.array([it.target for it in known])
         if self.task == "islr":
             res = get_task("islr").evaluate(scores, targets, num_classes=len(self.labels))
@@ -232,6 +238,8 @@ class ClassifierRecipe(Recipe):
             res["top1"] = res["accuracy"]
         if unknown:
             res["n_unknown_label"] = unknown
+        # inference cost with every ensemble member, features included (batched, this device)
+        res["ms_per_clip"] = round(1000 * seconds / len(known), 3)
         return {k: (round(float(v), 6) if isinstance(v, (float, np.floating)) else v) for k, v in res.items()}
 
     def predict(self, model, prepared, device="cpu", top: int = 5) -> list[dict]:
@@ -252,8 +260,16 @@ class ClassifierRecipe(Recipe):
 
     @classmethod
     def from_state(cls, config, vocab):
-        return cls(_settings_from(ClassifierSettings, config.get("recipe")),
+        return cls(_settings_from(ClassifierSettings, _with_legacy(config.get("recipe"))),
                    LabelMap.from_dict(vocab["labels"]), FeatureStats.from_dict(config["feature_stats"]))
+
+
+# Classifier settings added after runs were first saved, with the behaviour those runs had.
+_ADDED_LATER = {"features": "base", "fill_hand_gaps": 0}
+
+
+def _with_legacy(saved: dict | None) -> dict:
+    return {**_ADDED_LATER, **(saved or {})}
 
 
 class LangidRecipe(ClassifierRecipe):
@@ -267,7 +283,7 @@ class LangidRecipe(ClassifierRecipe):
 
     @classmethod
     def from_state(cls, config, vocab):
-        return cls(_settings_from(ClassifierSettings, config.get("recipe")),
+        return cls(_settings_from(ClassifierSettings, _with_legacy(config.get("recipe"))),
                    LabelMap.from_dict(vocab["labels"]), FeatureStats.from_dict(config["feature_stats"]))
 
 

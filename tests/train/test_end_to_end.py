@@ -72,6 +72,7 @@ def test_islr_on_real_signers(tmp_path, shared_data):
     train_task("islr", data, run, epochs=2, model_overrides=TINY_ENC)
     a = evaluate_run(run, data)
     b = evaluate_run(run, data)
+    assert a.pop("ms_per_clip") > 0 and b.pop("ms_per_clip") > 0   # timings differ; scores may not
     assert a == b and a["n"] > 50
     rows = predict_run(run, next(data.glob("*.npz")))
     assert len(rows) >= 10 and all("prediction" in r for r in rows)

@@ -33,6 +33,7 @@ from torch import nn
 from signverse.layouts import get_layout
 from signverse.models.signx.tracks import DEFAULT_TRACKS
 from signverse.models.schedule import one_cycle
+from signverse.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,7 @@ def train_fusion(frames: FrameSet, config: FusionConfig | None = None, *, model:
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = one_cycle(opt, lr, steps)
     history, t0 = [], time.time()
+    bar = Progress(steps, "signx-fusion")
     for step in range(steps):
         idx = rng.integers(0, len(frames), size=min(batch_size, len(frames)))
         loss, parts = model.loss(to_torch(frames.take(idx)))
@@ -288,8 +290,10 @@ def train_fusion(frames: FrameSet, config: FusionConfig | None = None, *, model:
         opt.step()
         sched.step()
         history.append(parts)
+        bar.update(1, loss=round(float(loss.detach()), 4))
         if log_every and (step + 1) % log_every == 0:
             log.info("fusion step %d/%d %s (%.1fs)", step + 1, steps,
                      {k: round(v, 4) for k, v in parts.items()}, time.time() - t0)
+    bar.close()
     model.eval()
     return model, history

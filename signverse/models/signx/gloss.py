@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from signverse.models.signx.fusion import FusionConfig, FusionModel, Tracks
 from signverse.models.signx.sequences import ClipTracks, augment, collate
 from signverse.models.schedule import one_cycle
+from signverse.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,7 @@ def train_gloss(clips: list[ClipTracks], glosses: list[list[str]], config: Gloss
     gen = torch.Generator().manual_seed(seed)
     history, t0, step = [], time.time(), 0
     model.train()
+    bar = Progress(n_steps, f"signx {type(model).__name__}")
     for epoch in range(epochs):
         order = rng.permutation(len(clips))
         for start in range(0, len(order), batch_size):
@@ -310,11 +312,13 @@ def train_gloss(clips: list[ClipTracks], glosses: list[list[str]], config: Gloss
                 sched.step()
             step += 1
             history.append(parts | {"epoch": epoch})
+            bar.update(1, epoch=f"{epoch + 1}/{epochs}", loss=round(float(loss.detach()), 4))
         log.info("%s epoch %d/%d loss %.4f (%.1fs)", type(model).__name__, epoch + 1, epochs,
                  np.mean([h["loss"] for h in history if h["epoch"] == epoch]), time.time() - t0)
         if max_seconds and time.time() - t0 > max_seconds:
             log.warning("stopping after %d epochs: time budget %.0fs reached", epoch + 1, max_seconds)
             break
+    bar.close()
     model.eval()
     return model, history
 

@@ -26,6 +26,7 @@ from signverse.core.pose import PoseSeq
 from signverse.layouts import convert, get_layout
 from signverse.models.schedule import one_cycle
 from signverse.ops import flip
+from signverse.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,7 @@ def train_video2pose(videos: list[VideoTargets], fusion, config: Video2PoseConfi
     sched = one_cycle(opt, lr, steps)
     history, t0 = [], time.time()
     model.train()
+    bar = Progress(steps, "signx-video2pose")
     for step in range(steps):
         items = [data[i] for i in rng.integers(0, len(data), batch_size)]
         starts = [int(rng.integers(0, max(1, len(d.frames) - window + 1))) for d in items]
@@ -287,12 +289,14 @@ def train_video2pose(videos: list[VideoTargets], fusion, config: Video2PoseConfi
         opt.step()
         sched.step()
         history.append(parts)
+        bar.update(1, loss=round(float(loss.detach()), 4))
         if (step + 1) % 50 == 0:
             log.info("video2pose step %d/%d %s (%.1fs)", step + 1, steps,
                      {k: round(v, 4) for k, v in parts.items()}, time.time() - t0)
         if max_seconds and time.time() - t0 > max_seconds:
             log.warning("video2pose: stopping at step %d, time budget reached", step + 1)
             break
+    bar.close()
     model.eval()
     return model, history
 
