@@ -244,6 +244,9 @@ def _write_openpose(items, dst: Path, fmt: str, single: bool, prepared, report: 
     from signverse.io.openpose_json import write_openpose_folder, write_pose_keypoint
     if dst.exists() and (dst.is_file() or any(dst.iterdir())):
         _refuse_existing(dst, mode, can_append=False, what="output")
+    if fmt == "pose_keypoint" and dst.suffix.lower() == ".json" and not single:
+        only = _one_item(iter(items), "the source", dst)   # one .json file holds one sequence
+        items, single = ([only] if only is not None else []), True
     for item in items:
         name = safe_name(item.name)
         if fmt == "openpose":

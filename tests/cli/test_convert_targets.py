@@ -51,10 +51,13 @@ def test_a_one_video_shard_converts_to_one_pose_file(tmp_path, capsys):
 
 
 def test_unknown_suffix_is_an_error_unless_format_is_given(tmp_path, two_poses, capsys):
+    assert run("convert", two_poses, tmp_path / "out.txt") == 2
+    assert "suffix '.txt'" in _error(capsys) and not (tmp_path / "out.txt").exists()
+    assert run("convert", two_poses, tmp_path / "out.txt", "--format", "corpus", "--layout", "dwpose") == 0
+    assert (tmp_path / "out.txt" / "corpus.json").is_file()
+    # .json is one POSE_KEYPOINT file: it holds one sequence, not two
     assert run("convert", two_poses, tmp_path / "out.json") == 2
-    assert "suffix '.json'" in _error(capsys) and not (tmp_path / "out.json").exists()
-    assert run("convert", two_poses, tmp_path / "out.json", "--format", "corpus", "--layout", "dwpose") == 0
-    assert (tmp_path / "out.json" / "corpus.json").is_file()
+    assert "holds one sequence" in _error(capsys) and not (tmp_path / "out.json").exists()
 
 
 def test_existing_shard_is_refused_replaced_or_appended(tmp_path, two_poses, capsys):
