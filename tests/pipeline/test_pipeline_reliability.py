@@ -220,12 +220,15 @@ def test_two_extracts_into_one_corpus_at_once_lose_nothing(tmp_path, make_video)
             for name, video in (("a", a), ("b", b))}
     results = {name: (proc.wait(timeout=300), proc.stderr.read()) for name, proc in runs.items()}
     codes = sorted(code for code, _ in results.values())
-    assert codes == [0, 2], results
-    loser = next(name for name, (code, _) in results.items() if code == 2)
-    assert "in use by another writer: pid" in results[loser][1]
-    rerun = _cli("extract", str(a if loser == "a" else b), "--out", str(out), "--no-progress",
-                 "--workers", "0", "--fps", "6")
-    assert rerun.returncode == 0, rerun.stderr
+    # Either the runs overlapped and the second was refused naming the holder, or (on a loaded
+    # machine) the first finished before the second started; never both 0 with a clip lost.
+    assert codes in ([0, 2], [0, 0]), results
+    for name, (code, err) in results.items():
+        if code == 2:
+            assert "in use by another writer: pid" in err
+            rerun = _cli("extract", str(a if name == "a" else b), "--out", str(out), "--no-progress",
+                         "--workers", "0", "--fps", "6")
+            assert rerun.returncode == 0, rerun.stderr
     from signverse.io.corpus import open_corpus
     assert sorted(open_corpus(out).ids()) == ["a-0000", "b-0000"]   # both, each exactly once
     assert "2 done" in _cli("status", str(out)).stdout
