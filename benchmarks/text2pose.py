@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--recognizer", help="an islr run trained on the same training signers (else trained here)")
     ap.add_argument("--out", default="/tmp/signverse_bench_text2pose", help="folder for the runs")
     ap.add_argument("--render", help="folder for side-by-side PNGs (generated | real)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a setting of the default model (ablations), e.g. --set l1_weight=0.5")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -82,12 +84,16 @@ def main() -> None:
     for i, name in enumerate(models):
         t = time.perf_counter()
         run = out / name
-        train_task("text2pose", args.data, run, model=name, epochs=args.epochs, seed=args.seed, samples=train)
+        overrides = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)} if i == 0 else None
+        train_task("text2pose", args.data, run, model=name, epochs=args.epochs, seed=args.seed, samples=train,
+                   model_overrides=overrides)
         train_s = time.perf_counter() - t
         res = evaluate_text2pose_run(run, samples=test, recognizer=rec, baselines=(i == 0), train_samples=train)
         for base, figures in res.pop("baselines", {}).items():
             rows[base.replace("_", " ")] = (figures, float("nan"))
         rows[name + (" (default)" if i == 0 else "")] = (res, train_s)
+        if i == 0 and args.set:
+            print("default model with", " ".join(args.set))
     recipe = Text2PoseRecipe()
     recipe.fit_data(train)
     te_items = recipe.prepare(test)
