@@ -59,11 +59,15 @@ class GlossConfig:
     # distribution, as a codebook mix, conditions the denoiser; the diffusion then refines that
     # prior and the final scores combine both (0 = plain diffusion, as in runs written before).
     prior_weight: float = 1.0
+    # With a prior: the denoiser reads the encoder's output without sending gradients back, so the
+    # encoder learns exactly what the plain classifier learns and the diffusion only refines.
+    detach_memory: bool = True
 
     @classmethod
     def from_dict(cls, d: dict) -> "GlossConfig":
         d = dict(d)
         d.setdefault("prior_weight", 0.0)   # runs saved before the prior existed have no prior head
+        d.setdefault("detach_memory", False)
         fus = d.pop("fusion", {})
         fus = FusionConfig(**{**fus, "tracks": tuple(fus.get("tracks", FusionConfig().tracks))})
         return cls(fusion=fus, **d)
@@ -180,7 +184,8 @@ class Pose2Gloss(nn.Module):
         x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * torch.randn_like(x0)
         prior_logits = self.prior_logits(memory, batch["mask"]) if self.use_prior else None
         prior = self._prior_embedding(prior_logits) if prior_logits is not None else None
-        x0_hat = self.denoise(x_t, t, memory, batch["mask"], prior)
+        cond = memory.detach() if (self.use_prior and self.cfg.detach_memory) else memory
+        x0_hat = self.denoise(x_t, t, cond, batch["mask"], prior)
         mse = F.mse_loss(x0_hat, x0)
         logits = self.cosine(x0_hat) / self.cfg.temperature
         ce = F.cross_entropy(logits.flatten(0, 1), y.flatten())
