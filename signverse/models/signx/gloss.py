@@ -62,6 +62,10 @@ class GlossConfig:
     # With a prior: the denoiser reads the encoder's output without sending gradients back, so the
     # encoder learns exactly what the plain classifier learns and the diffusion only refines.
     detach_memory: bool = True
+    # Temperature of the refined cosine distribution when it is combined with the prior: cosines lie
+    # in [-1, 1], so at 1.0 the refinement re-ranks close calls and cannot override a confident prior
+    # (at the training temperature, 0.1, it overrode it and lost top-1 on unseen signers).
+    refine_temperature: float = 1.0
 
     @classmethod
     def from_dict(cls, d: dict) -> "GlossConfig":
@@ -248,7 +252,7 @@ class Pose2Gloss(nn.Module):
         cos = torch.stack([self.cosine(x0) for x0 in traj]).mean(0)
         if prior_logits is None:
             return cos
-        joint = (cos / self.cfg.temperature).log_softmax(-1) + prior_logits.log_softmax(-1)[:, None]
+        joint = (cos / self.cfg.refine_temperature).log_softmax(-1) + prior_logits.log_softmax(-1)[:, None]
         return joint.softmax(-1)
 
     def decode(self, scores: torch.Tensor) -> list[list[str]]:
