@@ -84,7 +84,8 @@ def main() -> None:
     for i, name in enumerate(models):
         t = time.perf_counter()
         run = out / name
-        overrides = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)} if i == 0 else None
+        overrides = {k: int(v) if v.isdigit() else float(v) for k, v in (kv.split("=", 1) for kv in args.set)} \
+            if i == 0 else None
         train_task("text2pose", args.data, run, model=name, epochs=args.epochs, seed=args.seed, samples=train,
                    model_overrides=overrides)
         train_s = time.perf_counter() - t
