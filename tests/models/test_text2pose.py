@@ -67,7 +67,7 @@ def test_dtw_model_keeps_a_timing_shifted_motion_instead_of_blurring_it(field):
     peaks at about 0.67 (a blur); the soft-DTW model keeps the full bump."""
     torch.manual_seed(0)
     m = get_model("signdw-text2pose-dtw", d_model=32, n_heads=2, enc_layers=1, dec_layers=1, vocab_size=6,
-                  field_decoder=field, l1_weight=0.0, motion_weight=1.0, conf_weight=0.1)
+                  field_decoder=field, fourier=16, l1_weight=0.0, motion_weight=1.0, conf_weight=0.1)
     T, B = 12, 8
     pose = torch.zeros(B, T, 384)
     pose.view(B, T, 128, 3)[..., 2] = 1.0
