@@ -16,6 +16,12 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print ONE JSON object with the metrics")
     p.add_argument("--save", action="store_true", help="also record the metrics in RUN/metrics.json")
+    p.add_argument("--recognizer", metavar="ISLR_RUN",
+                   help="text2pose: back-translate the generated poses with this islr run "
+                        "(backtranslation_top1 / _top5)")
+    p.add_argument("--baselines", action="store_true",
+                   help="text2pose: also score the mean-sequence and nearest-training-example "
+                        "baselines built from the run's training data")
     p.set_defaults(handler=run)
 
 
@@ -25,7 +31,8 @@ def run(args) -> int:
     import torch
     torch.set_num_threads(1)   # small models; avoids thread contention on shared CPUs
     logging.getLogger("signverse.train").setLevel(logging.ERROR)
-    metrics = evaluate_run(args.run, args.data, device=args.device)
+    metrics = _metrics(args) if (args.recognizer or args.baselines or _is_text2pose(args.run)) else \
+        evaluate_run(args.run, args.data, device=args.device)
     if metrics.get("warning"):
         print(f"warning: {metrics['warning']}", file=sys.stderr)
     if args.save:
@@ -33,6 +40,28 @@ def run(args) -> int:
     if args.json:
         print(json_dumps(metrics))
     else:
-        for k, v in metrics.items():
+        for k, v in _flat(metrics).items():
             print(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}")
     return 0
+
+
+def _is_text2pose(run) -> bool:
+    from signverse.train.checkpoint import read_run
+    return read_run(run).task == "text2pose"
+
+
+def _metrics(args) -> dict:
+    """text2pose: DTW-MJE, velocity_ratio, back-translation, baselines (signverse.train.text2pose_eval)."""
+    from signverse.core.errors import SignverseError
+    from signverse.train.text2pose_eval import evaluate_text2pose_run
+    if not _is_text2pose(args.run):
+        raise SignverseError(f"--recognizer / --baselines apply to text2pose runs; {args.run} is not one")
+    return evaluate_text2pose_run(args.run, args.data, recognizer=args.recognizer,
+                                  baselines=args.baselines, device=args.device)
+
+
+def _flat(metrics: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in metrics.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out

@@ -444,10 +444,10 @@ def frames_to_pose(frames: np.ndarray, fps: float = 24.0, min_conf: float = 0.5)
 
 class Text2PoseRecipe(Recipe):
     task = "text2pose"
-    # The parallel decoder is the default: on unseen ISLR-MP signers it scored a lower DTW-MJE
-    # than the autoregressive one (benchmarks/text2pose.py); ``--model signdw-text2pose`` gives
-    # the released autoregressive baseline (with its defects repaired).
-    default_model = "signdw-text2pose-parallel"
+    # The soft-DTW decoder is the default: the L1-trained parallel and autoregressive decoders
+    # produce the time-blurred mean motion, which barely moves (benchmarks/text2pose.py);
+    # ``--model signdw-text2pose`` gives the released autoregressive baseline (defects repaired).
+    default_model = "signdw-text2pose-dtw"
     monitor = "dtw_mje"
     higher_is_better = False
     Settings = Text2PoseSettings

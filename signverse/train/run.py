@@ -29,7 +29,7 @@ TRAIN_DEFAULTS: dict[str, dict] = {
                  refit_all=True),
     "langid": dict(epochs=40, batch_size=32, lr=1e-3, patience=10, monitor="accuracy"),
     "pose2text": dict(epochs=60, batch_size=16, lr=5e-4, patience=15, monitor="chrf", eval_every=2),
-    "text2pose": dict(epochs=60, batch_size=32, lr=5e-4, patience=10, monitor="dtw_mje",
+    "text2pose": dict(epochs=30, batch_size=32, lr=2e-3, patience=10, monitor="dtw_mje",
                       higher_is_better=False, eval_every=3),
 }
 # Every task's default run must end within 10 minutes on a shared 2-core machine: a wall-clock

@@ -114,3 +114,24 @@ def test_train_task_hook_writes_a_loadable_run(shared_data, tmp_path):
     assert sorted(run.gloss.vocab) == ["good", "no", "yes"]
     with pytest.raises(Exception, match="unknown SignX task"):
         train_task("signx-nope", folder, tmp_path / "x")
+
+
+def test_classifier_prior_scores_are_a_distribution_and_old_configs_have_none():
+    m = Pose2Gloss(TINY, ["a", "b", "c"]).eval()
+    assert m.use_prior
+    tracks, mask = collate([_clip(6, 2), _clip(9, 3)], TINY.fusion.tracks, TINY.max_frames)
+    for steps in (1, 4):
+        s = m.scores(tracks, mask, steps=steps)
+        assert s.shape == (2, 1, 3) and torch.allclose(s.sum(-1), torch.ones(2, 1), atol=1e-5)
+    batch = m.example_batch(2)
+    loss, parts = m.train().loss(batch)
+    assert "prior_ce" in parts and torch.isfinite(loss)
+    # a config saved before the prior existed loads as plain diffusion (no prior head weights)
+    import dataclasses
+    old = dataclasses.asdict(TINY)
+    old.pop("prior_weight")
+    plain = Pose2Gloss(GlossConfig.from_dict(old), ["a", "b", "c"]).eval()
+    assert not plain.use_prior and not any(k.startswith("prior") for k in plain.state_dict())
+    assert float(plain.scores(tracks, mask).abs().max()) <= 1.0 + 1e-5      # cosines
+    # continuous signing (several slots) has no prior
+    assert not Pose2Gloss(dataclasses.replace(TINY, max_len=3), ["a", "b"]).use_prior

@@ -56,10 +56,23 @@ class GlossConfig:
     p_full_noise: float = 0.5        # share of training steps at pure noise, where inference starts
     clamp: bool = True               # DDIM: pull each intermediate x0 onto the codebook (soft nearest)
     freeze_fusion: bool = False
+    # Isolated signs (max_len 1): weight of a classifier head on the pooled encoder whose
+    # distribution, as a codebook mix, conditions the denoiser; the diffusion then refines that
+    # prior and the final scores combine both (0 = plain diffusion, as in runs written before).
+    prior_weight: float = 1.0
+    # With a prior: the denoiser reads the encoder's output without sending gradients back, so the
+    # encoder learns exactly what the plain classifier learns and the diffusion only refines.
+    detach_memory: bool = True
+    # Temperature of the refined cosine distribution when it is combined with the prior: cosines lie
+    # in [-1, 1], so at 1.0 the refinement re-ranks close calls and cannot override a confident prior
+    # (at the training temperature, 0.1, it overrode it and lost top-1 on unseen signers).
+    refine_temperature: float = 1.0
 
     @classmethod
     def from_dict(cls, d: dict) -> "GlossConfig":
         d = dict(d)
+        d.setdefault("prior_weight", 0.0)   # runs saved before the prior existed have no prior head
+        d.setdefault("detach_memory", False)
         fus = d.pop("fusion", {})
         fus = FusionConfig(**{**fus, "tracks": tuple(fus.get("tracks", FusionConfig().tracks))})
         return cls(fusion=fus, **d)
@@ -121,15 +134,33 @@ class Pose2Gloss(nn.Module):
                                       nn.Linear(config.d_model, config.d_model))
         self.denoiser = decoder_stack(config.d_model, config.heads, config.dec_layers, config.dropout)
         self.out = nn.Sequential(nn.LayerNorm(config.d_model), nn.Linear(config.d_model, config.emb_dim))
+        self.use_prior = config.prior_weight > 0 and config.max_len == 1
+        if self.use_prior:
+            self.prior_head = nn.Sequential(nn.LayerNorm(config.d_model), nn.Dropout(config.dropout),
+                                            nn.Linear(config.d_model, len(self.vocab)))
+            self.prior_proj = nn.Linear(config.emb_dim, config.d_model)
+
+    def prior_logits(self, memory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``[B, V]`` logits of the classifier prior (masked mean of the encoded frames)."""
+        from signverse.models.layers import masked_mean
+        return self.prior_head(masked_mean(memory, mask))
+
+    def _prior_embedding(self, logits: torch.Tensor) -> torch.Tensor:
+        # detached: the prior head learns from its own cross-entropy, the denoiser learns to use it
+        return self.prior_proj(logits.detach().softmax(-1) @ self.codebook)[:, None]
 
     @property
     def end_id(self) -> int | None:
         return self.vocab.index(END) if END in self.vocab else None
 
-    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Predicted clean embeddings ``[B, L, E]`` from noisy ``x_t`` at integer steps ``t [B]``."""
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
+                prior: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted clean embeddings ``[B, L, E]`` from noisy ``x_t`` at integer steps ``t [B]``
+        (``prior``: the classifier prior's ``[B, 1, d_model]`` embedding, when the model has one)."""
         temb = self.time_mlp(self._sinusoidal(t.float(), self.cfg.d_model))
         h = self.in_proj(x_t) + self.slot + temb[:, None]
+        if prior is not None:
+            h = h + prior
         h = self.denoiser(h, memory, memory_key_padding_mask=~mask)
         return self.out(h)
 
@@ -156,12 +187,20 @@ class Pose2Gloss(nn.Module):
         t = torch.where(full, torch.full_like(t, self.cfg.diffusion_steps), t)
         ab = self.alpha_bar[t].view(B, 1, 1)
         x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * torch.randn_like(x0)
-        x0_hat = self.denoise(x_t, t, memory, batch["mask"])
+        prior_logits = self.prior_logits(memory, batch["mask"]) if self.use_prior else None
+        prior = self._prior_embedding(prior_logits) if prior_logits is not None else None
+        cond = memory.detach() if (self.use_prior and self.cfg.detach_memory) else memory
+        x0_hat = self.denoise(x_t, t, cond, batch["mask"], prior)
         mse = F.mse_loss(x0_hat, x0)
         logits = self.cosine(x0_hat) / self.cfg.temperature
         ce = F.cross_entropy(logits.flatten(0, 1), y.flatten())
         total = mse + self.cfg.ce_weight * ce
-        return total, {"loss": float(total.detach()), "mse": float(mse.detach()), "ce": float(ce.detach())}
+        parts = {"mse": float(mse.detach()), "ce": float(ce.detach())}
+        if prior_logits is not None:
+            prior_ce = F.cross_entropy(prior_logits, y[:, 0])
+            total = total + self.cfg.prior_weight * prior_ce
+            parts["prior_ce"] = float(prior_ce.detach())
+        return total, {"loss": float(total.detach()), **parts}
 
     def cosine(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(x, dim=-1) @ F.normalize(self.codebook, dim=-1).T
@@ -170,8 +209,14 @@ class Pose2Gloss(nn.Module):
     def trajectory(self, tracks: Tracks, mask: torch.Tensor, steps: int | None = None, seed: int = 0,
                    latents: torch.Tensor | None = None) -> list[torch.Tensor]:
         """The denoiser's clean estimates ``[B, L, E]`` at each of ``steps`` deterministic DDIM steps."""
+        return self._trajectory(tracks, mask, steps, seed, latents)[0]
+
+    def _trajectory(self, tracks, mask, steps, seed, latents):
+        """(clean estimates per step, prior logits or None)."""
         steps = steps or self.cfg.infer_steps
         memory = self.encoder(tracks, mask, latents)
+        prior_logits = self.prior_logits(memory, mask) if self.use_prior else None
+        prior = self._prior_embedding(prior_logits) if prior_logits is not None else None
         B = memory.shape[0]
         g = torch.Generator(device="cpu").manual_seed(seed)
         x = torch.randn(B, self.cfg.max_len, self.cfg.emb_dim, generator=g).to(memory.device)
@@ -179,7 +224,7 @@ class Pose2Gloss(nn.Module):
         out = []
         for t, t_next in zip(times[:-1], times[1:]):
             tt = torch.full((B,), t, dtype=torch.long, device=memory.device)
-            x0 = self.denoise(x, tt, memory, mask)
+            x0 = self.denoise(x, tt, memory, mask, prior)
             out.append(x0)
             if self.cfg.clamp and t_next > 0:
                 # Intermediate estimates are blends of glosses the denoiser never saw in training;
@@ -188,7 +233,7 @@ class Pose2Gloss(nn.Module):
             ab, ab_next = self.alpha_bar[t], self.alpha_bar[t_next]
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt().clamp(min=1e-4)
             x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
-        return out
+        return out, prior_logits
 
     @torch.no_grad()
     def sample(self, tracks: Tracks, mask: torch.Tensor, steps: int | None = None, seed: int = 0,
@@ -200,9 +245,16 @@ class Pose2Gloss(nn.Module):
     def scores(self, tracks: Tracks, mask: torch.Tensor, steps: int | None = None, seed: int = 0,
                latents: torch.Tensor | None = None) -> torch.Tensor:
         """Cosine similarity ``[B, L, V]`` of each slot to each gloss embedding, averaged over the
-        DDIM trajectory's clean estimates (the first rests on the pose alone, later ones refine)."""
-        traj = self.trajectory(tracks, mask, steps, seed, latents)
-        return torch.stack([self.cosine(x0) for x0 in traj]).mean(0)
+        DDIM trajectory's clean estimates (the first rests on the pose alone, later ones refine).
+
+        With a classifier prior the scores are probabilities instead: the product of the prior's
+        and the refined cosine distribution (``softmax(cos / temperature)``), renormalised."""
+        traj, prior_logits = self._trajectory(tracks, mask, steps, seed, latents)
+        cos = torch.stack([self.cosine(x0) for x0 in traj]).mean(0)
+        if prior_logits is None:
+            return cos
+        joint = (cos / self.cfg.refine_temperature).log_softmax(-1) + prior_logits.log_softmax(-1)[:, None]
+        return joint.softmax(-1)
 
     def decode(self, scores: torch.Tensor) -> list[list[str]]:
         """Best gloss per slot, cut at the first ``<end>``."""
