@@ -54,7 +54,9 @@ def test_evaluate_json_prints_null_for_nan(monkeypatch, capsys):
     """`signverse evaluate --json` with an undefined metric prints valid JSON."""
     import signverse.train.run as run_module
     from signverse.cli.main import main
+    import signverse.cli.evaluate as evaluate_cli
     monkeypatch.setattr(run_module, "evaluate_run", lambda run, data, device="cpu": {"top1": float("nan"), "n": 0})
+    monkeypatch.setattr(evaluate_cli, "_is_text2pose", lambda run: False)   # "RUN" is not a real run
     pytest_torch = __import__("importlib").util.find_spec("torch")
     if pytest_torch is None:
         import pytest
