@@ -80,9 +80,13 @@ def browser(tmp_path_factory):
 
 
 def wait(predicate, timeout=20.0, what="condition"):
+    from selenium.common.exceptions import StaleElementReferenceException
     deadline = time.time() + timeout
     while time.time() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except StaleElementReferenceException:   # the list re-rendered between find and read
+            value = None
         if value:
             return value
         time.sleep(0.1)
