@@ -106,15 +106,18 @@ def kinematic_tree(layout_name: str) -> Skeleton:
         parent[start] = VIRTUAL_ROOT
     order: list[int] = [] if root != VIRTUAL_ROOT else list(start)
     seen = set(start)
-    queue = deque(start)
-    while queue:                      # breadth first: the shortest chain from the root wins
-        p = queue.popleft()
-        for c in graph[p]:
-            if c not in seen and in_tree[c]:
-                seen.add(c)
-                parent[c] = p
-                order.append(c)
-                queue.append(c)
+
+    def attach(queue: deque) -> None:
+        while queue:                  # breadth first: the shortest chain from the root wins
+            p = queue.popleft()
+            for c in graph[p]:
+                if c not in seen and in_tree[c]:
+                    seen.add(c)
+                    parent[c] = p
+                    order.append(c)
+                    queue.append(c)
+
+    attach(deque(start))
     # Points the limbs do not connect (MediaPipe's nose and mouth corners have no limb to the
     # shoulders) hang from the root, then their own limbs attach what hangs from them.
     for k in range(n):
@@ -122,15 +125,7 @@ def kinematic_tree(layout_name: str) -> Skeleton:
             seen.add(k)
             parent[k] = root
             order.append(k)
-            queue.append(k)
-            while queue:
-                p = queue.popleft()
-                for c in graph[p]:
-                    if c not in seen and in_tree[c]:
-                        seen.add(c)
-                        parent[c] = p
-                        order.append(c)
-                        queue.append(c)
+            attach(deque([k]))
     anchor = layout.anchor("nose") if layout.has_anchor("nose") else -1
     return Skeleton(layout.name, parent, tuple(order), root, face, anchor,
                     np.asarray(undrawn, np.int64))

@@ -172,19 +172,6 @@ def test_disk_full_leaves_nothing_partial_and_a_rerun_completes(tmp_path, monkey
     assert sorted(open_corpus(root).ids()) == sorted(c.clip_id for c in clips)
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path):
-    """A real 1 MiB file system (tmpfs); skipped where mounting is not permitted."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({res.stderr.strip() or 'not permitted'})")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def test_disk_full_on_a_real_small_file_system_through_convert(tmp_path, tiny_tmpfs):
