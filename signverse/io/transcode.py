@@ -25,6 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signverse.core.align import caption_spans   # the same frame rule as extract
 from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.core.records import Clip
@@ -353,7 +354,6 @@ def _write_corpus(items, dst: Path, prepared, report: ConvertReport, mode: str) 
 
 def _cue_clips(item: Item, pose: PoseSeq) -> list[Clip]:
     """One clip per cue of the item's first caption track, as ``signverse extract`` cuts them."""
-    from signverse.pipeline.align import caption_spans   # the same frame rule as extract
     language, cues = next(iter(_captions(item).items()))
     video_id = safe_name(item.meta.get("video_id") or item.name)
     spans = caption_spans(video_id, cues, n_frames=pose.n_frames, fps=pose.fps)

@@ -36,7 +36,7 @@ from signverse.core.errors import SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.core.records import Clip, Segment, VideoRecord
 from signverse.layouts import convert
-from signverse.pipeline.align import ClipSpan, caption_spans, window_spans
+from signverse.core.align import ClipSpan, caption_spans, window_spans
 from signverse.pipeline.qc import QCFilter, clip_qc
 
 log = logging.getLogger(__name__)

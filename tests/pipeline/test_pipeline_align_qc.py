@@ -5,7 +5,7 @@ import numpy as np
 
 from signverse.core import PoseSeq, Segment
 from signverse.layouts import get_layout
-from signverse.pipeline.align import caption_spans, clip_id, frame_range, window_spans
+from signverse.core.align import caption_spans, clip_id, frame_range, window_spans
 from signverse.pipeline.qc import QCFilter, clip_qc
 
 

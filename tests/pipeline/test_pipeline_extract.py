@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signverse.pipeline.align import frame_range
+from signverse.core.align import frame_range
 
 REPO = Path(__file__).resolve().parents[2]
 # Real MediaPipe inference (model_complexity=1, the model the wheel ships), at a low decode rate.

@@ -243,7 +243,7 @@ def test_mediapipe_is_quiet_and_its_signer_choice_crops(cli, tmp_path):
 
 
 def test_windows_jump_over_a_gap_of_years():
-    from signverse.pipeline.align import window_spans
+    from signverse.core.align import window_spans
     times = np.concatenate([np.arange(36) / 24, 1e9 + np.arange(37) / 24])
     t0 = time.perf_counter()
     spans = window_spans("v", n_frames=73, fps=24, window=2.0, times=times)
