@@ -6,19 +6,7 @@ import numpy as np
 from signverse.core import Clip, InputError, PoseSeq
 from signverse.io.corpus import CorpusWriter, codec, open_corpus, schema
 from signverse.io.corpus.writer import _pose_table
-
-
-
-def make_pose(n_frames, n_persons=1, n_points=128, *, seed=0, width=1920, height=1080, missing=0.2,
-              layout="dwpose"):
-    """A random walk with missing points, some off-frame points and some conf > 1."""
-    rng = np.random.default_rng(seed)
-    start = rng.uniform([-50, -50], [width + 50, height + 50], size=(1, n_persons, n_points, 2))
-    xy = start + np.cumsum(rng.normal(0, 3, size=(n_frames, n_persons, n_points, 2)), axis=0)
-    conf = rng.uniform(0.01, 1.02, size=(n_frames, n_persons, n_points))
-    conf[rng.random(conf.shape) < missing] = 0.0
-    return PoseSeq(xy.astype(np.float32), conf.astype(np.float32), fps=24.0, width=width,
-                   height=height, layout=layout)
+from tests.io.test_corpus import make_pose
 
 
 def assert_pose_close(got, want):
