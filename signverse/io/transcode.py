@@ -266,10 +266,11 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport, mode: str)
 
     from signverse.io.signverse2m import ShardWriter
     one_tar = dst.suffix.lower() == ".tar"
+    kept_failures: list[Failure] = []   # videos of the existing shard that could not be read
     if one_tar and dst.exists():
         _refuse_existing(dst, mode, can_append=True, what="shard")
         if mode == "append":   # the shard's videos first, then the new ones, into one new shard
-            items = itertools.chain(iter_items(dst, report.failures), items)
+            items = itertools.chain(iter_items(dst, kept_failures), items)
     elif not one_tar and dst.is_dir() and any(dst.iterdir()):
         _refuse_existing(dst, mode, can_append=False, what="release folder")
         if not (any(dst.glob("Sign_DWPose_NPZ_*.tar")) or any(dst.glob("*/npz"))):
@@ -294,6 +295,10 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport, mode: str)
                         raise SignverseError(f"video id {video_id!r} already in the output (not added twice)")
                 _guard(report, item, add)
         if one_tar:
+            if kept_failures:   # replacing dst would drop what could not be read from it
+                report.failures.extend(kept_failures)
+                raise InputError(dst, f"{len(kept_failures)} video(s) of the existing shard could not be "
+                                      "read; it is left as it was (nothing appended)")
             shards = sorted(out_dir.glob("*.tar"))
             if not shards:
                 raise InputError(dst, "nothing to write: no input sequence could be read")

@@ -130,3 +130,18 @@ def test_missing_output_parent_is_created(tmp_path, capsys):
 def test_overwrite_and_append_are_exclusive(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run("convert", "a", "b", "--overwrite", "--append")
+
+
+def test_append_never_drops_videos_it_could_not_read_from_the_existing_shard(tmp_path, capsys):
+    import io
+    import tarfile
+    tar = tmp_path / "x.tar"
+    assert run("convert", shared("poses", "colin-SAD.pose"), tar) == 0
+    with tarfile.open(tar, "a") as handle:   # a damaged video beside the good one
+        junk = b"not an npz"
+        info = tarfile.TarInfo("broken/npz/poses.npz")
+        info.size = len(junk)
+        handle.addfile(info, io.BytesIO(junk))
+    before = tar.read_bytes()
+    assert run("convert", shared("poses", "openpose.pose"), tar, "--append") == 2
+    assert "left as it was" in _error(capsys) and tar.read_bytes() == before
