@@ -63,25 +63,24 @@ def blob_video(path, *, frames: int, size=(96, 64), fps: int = 24, blocks=((8, 2
                gap_s: float = 0.0):
     """Bright 16x16 blocks at the given ``(x, y)`` on a dark background, drifting right by 1 px a
     frame; optionally a ``gap_s`` timestamp jump before frame ``gap_at``."""
-    import av
     from fractions import Fraction
+
+    import av
+    from video_files import encode_frames
     width, height = size
     time_base = Fraction(1, 1000)
+
+    def image(i: int) -> np.ndarray:
+        img = np.full((height, width, 3), 20, np.uint8)
+        for bx, by in blocks:
+            x = min(width - 16, bx + i % 8)
+            img[by:by + 16, x:x + 16] = 255
+        return img
+
     with av.open(str(path), "w") as out:
         stream = out.add_stream("mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = stream.codec_context.time_base = time_base
-        for i in range(frames):
-            img = np.full((height, width, 3), 20, np.uint8)
-            for bx, by in blocks:
-                x = min(width - 16, bx + i % 8)
-                img[by:by + 16, x:x + 16] = 255
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            t = i / fps + (gap_s if gap_at is not None and i >= gap_at else 0.0)
-            frame.pts = int(round(t / time_base))
-            frame.time_base = time_base
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        encode_frames(out, stream, ((image(i), i / fps + (gap_s if gap_at is not None and i >= gap_at else 0.0))
+                                    for i in range(frames)), time_base)
     return path

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import shared
+from video_files import encode_frames
 from signverse.core.errors import InputError
 from signverse.video import decode, probe
 
@@ -35,14 +36,8 @@ def write_video(path: Path, times: list[float], width: int = 64, height: int = 4
             stream.options = {"crf": "0", "g": "1", "bf": "0"}
         if rotation is not None:
             stream.set_display_rotation(rotation)
-        for i, t in enumerate(times):
-            frame = av.VideoFrame.from_ndarray(frame_image(i, width, height), format="rgb24")
-            frame.pts = int(round(t / time_base))
-            frame.time_base = time_base
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        encode_frames(out, stream, ((frame_image(i, width, height), t) for i, t in enumerate(times)),
+                      time_base)
     return path
 
 

@@ -1,12 +1,14 @@
 """Hostile videos: a truncated real file, a one-hour timestamp gap, frames larger than needed."""
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from conftest import shared
+from video_files import encode_frames
 from signverse.core.errors import InputError
 from signverse.video import DecodeStats, decode, probe, scaled_size
 
@@ -30,17 +32,9 @@ def gap_video(path, *, gap_s: float = 3600.0, n: int = 73, at: int = 36):
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         stream.time_base = stream.codec_context.time_base = time_base
         stream.options = {"bf": "0"}
-        for i, frame in enumerate(inp.decode(video=0)):
-            if i >= n:
-                break
-            img = frame.to_ndarray(format="rgb24")
-            new = av.VideoFrame.from_ndarray(img, format="rgb24")
-            new.pts = int(round((i / 25 + (gap_s if i >= at else 0.0)) / time_base))
-            new.time_base = time_base
-            for packet in stream.encode(new):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        frames = itertools.islice(inp.decode(video=0), n)
+        encode_frames(out, stream, ((frame.to_ndarray(format="rgb24"), i / 25 + (gap_s if i >= at else 0.0))
+                                    for i, frame in enumerate(frames)), time_base)
     return path
 
 
