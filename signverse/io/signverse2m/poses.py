@@ -38,6 +38,7 @@ import numpy as np
 from signverse.core.errors import InputError
 from signverse.core.limits import MAX_PERSONS, budget_hint, decode_budget
 from signverse.core.pose import PoseSeq
+from signverse.io.signverse2m.complete import fps_from_complete, read_complete
 from signverse.io.signverse2m.safe_npz import RawArray, gc_paused, load_npz
 
 log = logging.getLogger(__name__)
@@ -436,20 +437,11 @@ def read_per_frame_dir(directory: str | Path, *, repair: bool = True, person: in
     files = [(p.name, p) for p in directory.glob("*.npz") if p.stem.isdigit()]
     if not files:
         raise InputError(directory, "no poses.npz and no per-frame NNNNNNNN.npz files")
-    from signverse.io.signverse2m.release import read_complete
     complete = read_complete(directory / ".complete") if (directory / ".complete").is_file() else {}
     if fps is None:
-        fps = _fps_from_complete(complete, directory)
+        fps = fps_from_complete(complete, directory)
     arrays = per_frame_arrays(files, fps=fps, label=str(directory), video_id=complete.get("video_id"))
     return arrays_to_pose(arrays, repair=repair, person=person)
-
-
-def _fps_from_complete(complete: Mapping[str, str], label) -> float:
-    try:
-        fps = float(complete.get("fps", 24))
-    except ValueError:
-        raise InputError(label, f"bad fps in .complete: {complete.get('fps')!r}") from None
-    return fps if fps > 0 else 24.0
 
 
 # -- writing -------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ from signverse.core.errors import InputError
 from signverse.core.limits import MAX_MEMBER_BYTES
 from signverse.core.pose import PoseSeq
 from signverse.io.captions import VideoCaptions, captions_from_dict, language_from_filename
-from signverse.io.signverse2m.poses import (_fps_from_complete, arrays_to_pose, per_frame_arrays,
+from signverse.io.signverse2m.complete import fps_from_complete, parse_complete
+from signverse.io.signverse2m.poses import (arrays_to_pose, per_frame_arrays,
                                             read_npz_arrays)
 
 log = logging.getLogger(__name__)
@@ -91,31 +92,6 @@ class ReleaseFailure:
 
     def __str__(self) -> str:
         return f"{self.name}: {self.problem}"
-
-
-def parse_complete(text: str, label: str = "<.complete>") -> dict[str, str]:
-    """Parse ``.complete`` key=value lines into a dict of strings (blank/# lines ignored)."""
-    out: dict[str, str] = {}
-    for no, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise InputError(label, f"line {no}: expected key=value, got {line[:60]!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def read_complete(path: str | Path) -> dict[str, str]:
-    """Read a ``.complete`` marker file into a dict."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
-    return parse_complete(text, str(path))
 
 
 def _split_member(name: str) -> tuple[str | None, str | None]:
@@ -181,7 +157,7 @@ def video_from_files(video_id: str, files: Mapping[str, Any], *, source: str, re
                   if rel.startswith("npz/") and rel.endswith(".npz") and PurePosixPath(rel).stem.isdigit()]
         if not frames:
             raise InputError(label, "no npz/poses.npz and no per-frame npz files")
-        arrays = per_frame_arrays(frames, fps=_fps_from_complete(complete or {}, label),
+        arrays = per_frame_arrays(frames, fps=fps_from_complete(complete or {}, label),
                                   label=f"{label}/npz", video_id=video_id)
     stored_id = (complete or {}).get("video_id")
     if stored_id and stored_id != video_id and folder_name(stored_id) == video_id:

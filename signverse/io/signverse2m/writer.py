@@ -30,6 +30,7 @@ from signverse.core.errors import InputError
 from signverse.core.pose import PoseSeq
 from signverse.core.records import Segment
 from signverse.io.captions import captions_json_dict, format_vtt, parse_vtt
+from signverse.io.signverse2m.complete import format_complete
 from signverse.io.signverse2m.poses import poses_npz_bytes
 from signverse.io.signverse2m.release import SHARD_PATTERN, _member_problem, _split_member, folder_name
 from signverse.core.jsonio import dumps as json_dumps
@@ -38,17 +39,6 @@ log = logging.getLogger(__name__)
 
 SHARD_PREFIX = "Sign_DWPose_NPZ_"
 _BLOCK = 512
-
-
-def format_complete(values: Mapping[str, object]) -> str:
-    """``.complete`` text: one ``key=value`` line per item."""
-    lines = []
-    for key, value in values.items():
-        text = str(value)
-        if "\n" in text or "=" in str(key) or "\n" in str(key):
-            raise InputError(None, f".complete entry {key!r} cannot hold newlines or '=' in the key")
-        lines.append(f"{key}={text}")
-    return "\n".join(lines) + "\n"
 
 
 def video_folder_files(video_id: str, pose: PoseSeq, *,
