@@ -323,7 +323,10 @@ class FusionModel(nn.Module):
         rests = {t: self._others(inputs, t, sources) for t in names}
         if priors is None:
             priors = self.training_priors(batch, sources)
-        recon = sum(masked_l2(self.decode(z_full, t, priors[t]), *clean[t]) for t in names) / len(names)
+        # Reconstruction keeps the latent complete: the plain decoders, from the latent alone. The
+        # residual heads learn only from the masked case below, the one met at prediction time
+        # (the target itself is never an input there).
+        recon = sum(masked_l2(self.decode(z_full, t), *clean[t]) for t in names) / len(names)
         losses = {"recon": recon}
         total = cfg.w_recon * recon
         if len(names) >= 2:
@@ -332,8 +335,13 @@ class FusionModel(nn.Module):
             masked = cons = 0.0
             for t in names:
                 z_drop = self(rests[t])
-                masked = masked + masked_l2(self.decode(z_drop, t, priors[t]), *clean[t])
-                both = clean[t][1].any(-1)
+                # Only frames where another estimator's track had points: from nothing, the residual
+                # would learn some other clip's offset from the mean pose.
+                seen = torch.stack([v.any(-1) for _, v in rests[t].values()], -1).any(-1)
+                target_pts, target_valid = clean[t]
+                masked = masked + masked_l2(self.decode(z_drop, t, priors[t]), target_pts,
+                                            target_valid & seen.unsqueeze(-1))
+                both = target_valid.any(-1) & seen
                 c = ((z_drop - z_full) ** 2).mean(-1)
                 cons = cons + (c * both).sum() / both.sum().clamp(min=1)
             masked, cons = masked / len(names), cons / len(names)
