@@ -52,7 +52,8 @@ FUSION_HELD_OUT = (("coco-wholebody", ("mediapipe-holistic",)),
                    ("dwpose", ("mediapipe-holistic", "openpose-137")),
                    ("openpose-137", ("mediapipe-holistic", "dwpose")),
                    ("mediapipe-holistic", ("coco-wholebody", "openpose-137")))
-FUSION_SPLIT = 42                              # frames [0, 42) train, [42, 62) test (temporal hold-out)
+# Temporal hold-outs of FOOTBALL's 62 frames: (train frames, test frames).
+FUSION_FOLDS = {"late": (slice(0, 42), slice(42, 62)), "early": (slice(20, 62), slice(0, 20))}
 
 
 def _football_views() -> tuple[dict, dict]:
@@ -64,8 +65,8 @@ def _football_views() -> tuple[dict, dict]:
             for est, pose in by.items()}, by
 
 
-def _fusion_training_clips(views: dict, stop: int) -> tuple[list, list]:
-    """Frames ``[:stop]`` as several paired views: Holistic from MediaPipe, COCO-WholeBody from
+def _fusion_training_clips(views: dict, frames: slice) -> tuple[list, list]:
+    """The training ``frames`` as several paired views: Holistic from MediaPipe, COCO-WholeBody from
     MMPose, and every mix of the two estimators for dwpose / OpenPose-137 (each view tells the
     model which estimator each track came from)."""
     clips, sources = [], []
@@ -75,7 +76,7 @@ def _fusion_training_clips(views: dict, stop: int) -> tuple[list, list]:
                    "dwpose": dw_from, "openpose-137": op_from}
             poses = {t: views[e][t] for t, e in est.items()}
             norm, _ = normalise_tracks(poses)
-            clips.append({t: (p[:stop], v[:stop]) for t, (p, v) in norm.items()})
+            clips.append({t: (p[frames], v[frames]) for t, (p, v) in norm.items()})
             sources.append(est)
     return clips, sources
 
@@ -122,8 +123,8 @@ def fusion_errors(pred: np.ndarray, conv: np.ndarray, mean: np.ndarray, gt: np.n
 
 def bench_fusion(args) -> dict:
     views, real = _football_views()
-    split = FUSION_SPLIT
-    clips, sources = _fusion_training_clips(views, split)
+    train_frames, split = FUSION_FOLDS[args.fusion_fold]
+    clips, sources = _fusion_training_clips(views, train_frames)
     extra = [] if args.fusion_no_extra else _fusion_extra_clips()
     cfg = FusionConfig(tracks=FUSION_TRACKS, hidden=256, latent=128)
     frames = FrameSet.from_clips(clips + extra, FUSION_TRACKS, sources + [{}] * len(extra))
@@ -139,27 +140,28 @@ def bench_fusion(args) -> dict:
         # The frame reference comes from the inputs only (the held-out track is unseen).
         ref = frame_reference(given)
         norm, _ = normalise_tracks(given, ref)
-        test = {t: (p[split:], v[split:]) for t, (p, v) in norm.items()}
+        test = {t: (p[split], v[split]) for t, (p, v) in norm.items()}
         t1 = time.time()
         with torch.no_grad():
             pred = model.predict_track(to_torch(test), held).numpy()
         ms = 1000 * (time.time() - t1) / len(pred)
-        sc, ce = ref.scale[split:, None, None], ref.center[split:, None]
-        gt, valid = truth.xy[split:, 0], truth.valid[split:, 0]
+        sc, ce = ref.scale[split, None, None], ref.center[split, None]
+        gt, valid = truth.xy[split, 0], truth.valid[split, 0]
         # Layout conversion: the mean of every input's conversion to the target, in pixels.
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            conv = np.nanmean(np.stack([convert(p, held).xy[split:, 0] for p in given.values()]), 0)
+            conv = np.nanmean(np.stack([convert(p, held).xy[split, 0] for p in given.values()]), 0)
         # Mean pose: the target's own training frames, averaged in the normalised frame.
         tr_norm, _ = normalise_tracks({held: truth}, ref)
-        tr_p, tr_v = tr_norm[held][0][:split], tr_norm[held][1][:split]
+        tr_p, tr_v = tr_norm[held][0][train_frames], tr_norm[held][1][train_frames]
         mean = (tr_p * tr_v[..., None]).sum(0) / np.maximum(tr_v.sum(0), 1)[:, None]
         row = fusion_errors(pred * sc + ce, conv, mean[None] * sc + ce, gt, valid, held)
         row["ms_per_frame"] = ms
         results[f"{held} <- {' + '.join(inputs)}"] = row
-    print(f"\n== 1. Fusion: held-out track from the other estimator's tracks, FOOTBALL frames {split}-61 "
+    print(f"\n== 1. Fusion: held-out track from the other estimator's tracks, FOOTBALL frames "
+          f"{split.start}-{split.stop - 1} "
           f"(px, median; 640x360) ==")
-    print(f"   trained {secs:.0f}s ({args.fusion_steps} steps) on frames 0-{split - 1} of the paired tracks "
+    print(f"   trained {secs:.0f}s ({args.fusion_steps} steps) on frames {train_frames.start}-{train_frames.stop - 1} of the paired tracks "
           f"(4 estimator mixes) + {len(extra)} unpaired MediaPipe video tracks; final loss "
           f"{np.mean([h['loss'] for h in hist[-20:]]):.4f}")
     print(f"  {'held-out <- inputs':48s} {'points':22s} {'n':>5s} {'fusion':>7s} {'convert':>7s} {'mean':>7s}")
@@ -352,6 +354,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny settings (smoke run)")
     p.add_argument("--fusion-steps", type=int, default=400)
     p.add_argument("--fusion-no-extra", action="store_true", help="fusion: paired FOOTBALL frames only")
+    p.add_argument("--fusion-fold", choices=sorted(FUSION_FOLDS), default="late",
+                   help="fusion: test on FOOTBALL frames 42-61 (late, default) or 0-19 (early)")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--eval-folds", type=int, default=2, help="how many of the folds to run")
