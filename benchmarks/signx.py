@@ -65,11 +65,18 @@ def _football_views() -> tuple[dict, dict]:
             for est, pose in by.items()}, by
 
 
-def _fusion_training_clips(views: dict, frames: slice) -> tuple[list, list]:
+# The estimator whose output each track stands for (a dwpose track is what DWPose, an MMPose
+# whole-body model, gives): only such a track is a prediction target.
+NATIVE = {"mediapipe-holistic": "mediapipe", "coco-wholebody": "mmpose", "dwpose": "mmpose",
+          "openpose-137": "mmpose"}
+
+
+def _fusion_training_clips(views: dict, frames: slice) -> tuple[list, list, list]:
     """The training ``frames`` as several paired views: Holistic from MediaPipe, COCO-WholeBody from
     MMPose, and every mix of the two estimators for dwpose / OpenPose-137 (each view tells the
-    model which estimator each track came from)."""
-    clips, sources = [], []
+    model which estimator each track came from; a track converted from the other estimator is an
+    input only, as at test time)."""
+    clips, sources, input_only = [], [], []
     for dw_from in ("mmpose", "mediapipe"):
         for op_from in ("mmpose", "mediapipe"):
             est = {"mediapipe-holistic": "mediapipe", "coco-wholebody": "mmpose",
@@ -78,7 +85,8 @@ def _fusion_training_clips(views: dict, frames: slice) -> tuple[list, list]:
             norm, _ = normalise_tracks(poses)
             clips.append({t: (p[frames], v[frames]) for t, (p, v) in norm.items()})
             sources.append(est)
-    return clips, sources
+            input_only.append({t for t, e in est.items() if e != NATIVE[t]})
+    return clips, sources, input_only
 
 
 def _fusion_extra_clips() -> list:
@@ -124,10 +132,11 @@ def fusion_errors(pred: np.ndarray, conv: np.ndarray, mean: np.ndarray, gt: np.n
 def bench_fusion(args) -> dict:
     views, real = _football_views()
     train_frames, split = FUSION_FOLDS[args.fusion_fold]
-    clips, sources = _fusion_training_clips(views, train_frames)
+    clips, sources, input_only = _fusion_training_clips(views, train_frames)
     extra = [] if args.fusion_no_extra else _fusion_extra_clips()
     cfg = FusionConfig(tracks=FUSION_TRACKS, hidden=256, latent=128)
-    frames = FrameSet.from_clips(clips + extra, FUSION_TRACKS, sources + [{}] * len(extra))
+    frames = FrameSet.from_clips(clips + extra, FUSION_TRACKS, sources + [{}] * len(extra),
+                                 input_only + [set()] * len(extra))
     t0 = time.time()
     model, hist = train_fusion(frames, cfg, steps=args.fusion_steps, batch_size=64, log_every=0)
     secs = time.time() - t0

@@ -270,3 +270,30 @@ def test_fusion_learns_what_conversion_misses_on_real_paired_frames(shared_data)
     fused = np.median(np.linalg.norm(px - gt, axis=-1)[ok])
     plain = np.median(np.linalg.norm(conv - gt, axis=-1)[ok])
     assert fused < 0.8 * plain, (fused, plain)
+
+
+def test_a_systematic_offset_between_estimators_is_learned_before_the_first_step():
+    """Two 'estimators' that differ by a fixed per-point shift: the residual heads start at it."""
+    from signverse.layouts.convert import conversion
+    rng = np.random.default_rng(2)
+    k_dw, k_coco = get_layout("dwpose").num_points, get_layout("coco-wholebody").num_points
+    dw = rng.normal(size=(30, k_dw, 2)).astype(np.float32)
+    idx, w = conversion("dwpose", "coco-wholebody").arrays()
+    coco = (dw[:, np.where(idx >= 0, idx, 0)] * w[..., None]).sum(-2)
+    shift = rng.normal(scale=0.05, size=(k_coco, 2)).astype(np.float32)
+    has = (idx >= 0).any(-1)
+    clip = {"dwpose": (dw, np.ones((30, k_dw), bool)), "coco-wholebody": (coco + shift, np.ones((30, k_coco), bool))}
+    cfg = FusionConfig(tracks=("dwpose", "coco-wholebody"), **SMALL)
+    # The dwpose of the second clip stands for a copy made from its COCO-WholeBody (here junk): the
+    # same source, so no prior for it, and an input only, so no target either.
+    copy = {"dwpose": (np.full((30, k_dw, 2), 5, np.float32), np.ones((30, k_dw), bool)),
+            "coco-wholebody": clip["coco-wholebody"]}
+    frames = FrameSet.from_clips([clip, copy], cfg.tracks, [{}, {"dwpose": "b", "coco-wholebody": "b"}],
+                                 input_only=[set(), {"dwpose"}])
+    assert frames.input_only["dwpose"].tolist() == [False] * 30 + [True] * 30
+    assert not frames.take_targets(np.arange(60))["dwpose"][1][30:].any()
+    model, hist = train_fusion(frames, cfg, steps=0)
+    x = to_torch(clip)
+    with torch.no_grad():
+        pred = model.predict_track({"dwpose": x["dwpose"]}, "coco-wholebody").numpy()
+    assert np.allclose(pred[:, has], (coco + shift)[:, has], atol=1e-4)

@@ -283,6 +283,21 @@ class FusionModel(nn.Module):
         return self.decode(self(inputs), target, self.complete(inputs, target))
 
     # -- self-supervised objective ---------------------------------------------------------------
+    @torch.no_grad()
+    def init_residuals(self, tracks: Tracks, priors: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Start each residual head at the mean offset of the track from its prior (normalised
+        frame) over frames where another estimator's track gave a prior: the systematic part of
+        how two estimators place the same joint, in closed form; training learns the rest."""
+        for t, (prior, ok) in priors.items():
+            if t not in tracks or t not in self.n_points:
+                continue
+            pts, valid = self._clean(*tracks[t])
+            seen = ok.any(-1, keepdim=True)            # a frame where some other track had points
+            w = (valid & seen).to(pts.dtype).unsqueeze(-1)
+            n = w.sum(0)
+            offset = torch.where(n > 0, ((pts - prior) * w).sum(0) / n.clamp(min=1), 0.0)
+            self.residuals[self._key(t)][-1].bias.copy_(offset.flatten())
+
     @staticmethod
     def _others(tracks: Tracks, target: str, sources: dict[str, torch.Tensor] | None) -> Tracks:
         """Every track except ``target`` and (per frame) the tracks of the same estimator output."""
@@ -303,14 +318,15 @@ class FusionModel(nn.Module):
         return {t: self.complete(self._others(clean, t, sources), t) for t in clean}
 
     def loss(self, batch: Tracks, sources: dict[str, torch.Tensor] | None = None,
-             priors: dict[str, tuple[torch.Tensor, torch.Tensor] | None] | None = None
-             ) -> tuple[torch.Tensor, dict[str, float]]:
+             priors: dict[str, tuple[torch.Tensor, torch.Tensor] | None] | None = None,
+             targets: Tracks | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Reconstruction + cross-track consistency + masked-track prediction on a frame batch.
 
         ``sources`` gives, per track, an estimator-output id per frame ``[...]``: tracks sharing an
         id in a frame (one converted from the other) never serve as each other's prior or input.
         ``priors`` (from :meth:`training_priors` on the clean batch; computed here when not given)
-        are what each track's decoder adds its residual to.
+        are what each track's decoder adds its residual to. ``targets`` (``batch`` when not given)
+        are the points each track's masked prediction must match (input-only tracks: none).
         """
         cfg = self.cfg
         clean = {t: self._clean(*batch[t]) for t in batch}
@@ -338,7 +354,7 @@ class FusionModel(nn.Module):
                 # Only frames where another estimator's track had points: from nothing, the residual
                 # would learn some other clip's offset from the mean pose.
                 seen = torch.stack([v.any(-1) for _, v in rests[t].values()], -1).any(-1)
-                target_pts, target_valid = clean[t]
+                target_pts, target_valid = clean[t] if targets is None else self._clean(*targets[t])
                 masked = masked + masked_l2(self.decode(z_drop, t, priors[t]), target_pts,
                                             target_valid & seen.unsqueeze(-1))
                 both = target_valid.any(-1) & seen
@@ -414,19 +430,24 @@ class FrameSet:
 
     tracks: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     sources: dict[str, np.ndarray] = field(default_factory=dict)
+    #: per track, frames where it is only an input, never a prediction target: a track converted
+    #: from another estimator (dwpose from MediaPipe) is not what that track's estimator would give
+    input_only: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def from_clips(cls, clips: list[dict[str, tuple[np.ndarray, np.ndarray]]],
                    track_names: tuple[str, ...],
-                   sources: list[dict[str, str]] | None = None) -> "FrameSet":
+                   sources: list[dict[str, str]] | None = None,
+                   input_only: list[set[str]] | None = None) -> "FrameSet":
         """``sources[i]`` names the estimator output behind each track of clip ``i`` (tracks left
-        out, or no ``sources`` at all: every track is its own output)."""
+        out, or no ``sources`` at all: every track is its own output); ``input_only[i]`` lists the
+        tracks of clip ``i`` that serve as inputs only."""
         names = [t for t in track_names if any(t in c for c in clips)]
         ids: dict[tuple[int, str], int] = {}
-        out, src = {}, {}
+        out, src, only = {}, {}, {}
         for t in names:
             k = get_layout(t).num_points
-            pts, val, sid = [], [], []
+            pts, val, sid, io = [], [], [], []
             for i, c in enumerate(clips):
                 n = len(next(iter(c.values()))[0])
                 p, v = c.get(t, (np.zeros((n, k, 2), np.float32), np.zeros((n, k), bool)))
@@ -434,9 +455,11 @@ class FrameSet:
                 pts.append(p)
                 val.append(v)
                 sid.append(np.full(n, ids.setdefault((i, origin), len(ids)), np.int64))
+                io.append(np.full(n, input_only is not None and t in input_only[i]))
             out[t] = (np.concatenate(pts), np.concatenate(val))
             src[t] = np.concatenate(sid)
-        return cls(out, src)
+            only[t] = np.concatenate(io)
+        return cls(out, src, only)
 
     def __len__(self) -> int:
         return len(next(iter(self.tracks.values()))[0]) if self.tracks else 0
@@ -446,6 +469,15 @@ class FrameSet:
 
     def take_sources(self, idx: np.ndarray) -> dict[str, torch.Tensor] | None:
         return {t: torch.as_tensor(s[idx]) for t, s in self.sources.items()} if self.sources else None
+
+    def take_targets(self, idx: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Like :meth:`take`, with points of input-only tracks marked invalid (nothing to learn)."""
+        out = self.take(idx)
+        for t, only in self.input_only.items():
+            if only[idx].any():
+                p, v = out[t]
+                out[t] = (p, v & ~only[idx][:, None])
+        return out
 
 
 def train_fusion(frames: FrameSet, config: FusionConfig | None = None, *, model: FusionModel | None = None,
@@ -472,12 +504,14 @@ def train_fusion(frames: FrameSet, config: FusionConfig | None = None, *, model:
                 priors[t][0].append(pr[0])
                 priors[t][1].append(pr[1])
     all_priors = {t: (torch.cat(p), torch.cat(v)) for t, (p, v) in priors.items()}
+    model.init_residuals(to_torch(frames.take_targets(np.arange(len(frames)))), all_priors)
     bar = Progress(steps, "signx-fusion")
     for step in range(steps):
         idx = rng.integers(0, len(frames), size=min(batch_size, len(frames)))
         batch_priors = {t: (all_priors[t][0][idx], all_priors[t][1][idx]) if t in all_priors else None
                         for t in frames.tracks}
-        loss, parts = model.loss(to_torch(frames.take(idx)), frames.take_sources(idx), batch_priors)
+        loss, parts = model.loss(to_torch(frames.take(idx)), frames.take_sources(idx), batch_priors,
+                                 to_torch(frames.take_targets(idx)))
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
