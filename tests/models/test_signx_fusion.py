@@ -297,3 +297,11 @@ def test_a_systematic_offset_between_estimators_is_learned_before_the_first_step
     with torch.no_grad():
         pred = model.predict_track({"dwpose": x["dwpose"]}, "coco-wholebody").numpy()
     assert np.allclose(pred[:, has], (coco + shift)[:, has], atol=1e-4)
+
+
+def test_smoothing_averages_a_centred_window_and_keeps_the_ends():
+    from signverse.models.signx.fusion import smooth_frames
+    x = torch.arange(5, dtype=torch.float32).reshape(5, 1, 1).expand(5, 2, 2)
+    y = smooth_frames(x, 3)
+    assert y[:, 0, 0].tolist() == [0.5, 1.0, 2.0, 3.0, 3.5]
+    assert torch.equal(smooth_frames(x, 1), x) and smooth_frames(x[:1], 3).shape == (1, 2, 2)
