@@ -2,6 +2,12 @@
 peer on signer-disjoint ISLR folds, and Video2Pose distillation (leave-videos-out) and speed.
 
     .venv/bin/python benchmarks/signx.py [fusion] [gloss] [video2pose] [--quick] [--out RUN]
+    .venv/bin/python benchmarks/signx.py fusion [--fusion-fold early] [--fusion-smooth 1] [--fusion-steps 0]
+
+Fusion predicts every held-out track of FOOTBALL (the one video with two real estimators) from the
+other estimator's tracks, against the layout conversion and the mean pose, on points with a source
+and, apart, points with none (``--fusion-steps 0``: conversion + closed-form offsets + fitted
+template, no network training).
 
 Everything trains here on CPU at small scale. Timings are wall-clock on whatever machine runs this
 (shared CPUs disturb them). ``--out RUN`` writes a SignX run (fusion + gloss + video2pose) that
@@ -170,10 +176,11 @@ def bench_fusion(args) -> dict:
     print(f"\n== 1. Fusion: held-out track from the other estimator's tracks, FOOTBALL frames "
           f"{split.start}-{split.stop - 1} "
           f"(px, median; 640x360) ==")
+    ms = np.mean([r["ms_per_frame"] for r in results.values()])
     print(f"   fusion = conversion + learned residual where a source exists, template fitted to it "
-          f"elsewhere; {args.fusion_smooth}-frame smoothing; {np.mean([r['ms_per_frame'] for r in results.values()]):.2f} "
-          "ms per frame")
-    print(f"   trained {secs:.0f}s ({args.fusion_steps} steps) on frames {train_frames.start}-{train_frames.stop - 1} of the paired tracks "
+          f"elsewhere; {args.fusion_smooth}-frame smoothing; {ms:.2f} ms per frame")
+    print(f"   trained {secs:.0f}s ({args.fusion_steps} steps) on frames {train_frames.start}-"
+          f"{train_frames.stop - 1} of the paired tracks "
           f"(4 estimator mixes) + {len(extra)} unpaired MediaPipe video tracks; final loss "
           f"{np.mean([h['loss'] for h in hist[-20:]]):.4f}")
     print(f"  {'held-out <- inputs':48s} {'points':22s} {'n':>5s} {'fusion':>7s} {'convert':>7s} {'mean':>7s}")

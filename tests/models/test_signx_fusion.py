@@ -300,7 +300,7 @@ def test_a_systematic_offset_between_estimators_is_learned_before_the_first_step
 
 
 def test_smoothing_averages_a_centred_window_and_keeps_the_ends():
-    from signverse.models.signx.fusion import smooth_frames
+    from signverse.models.signx.geometry import smooth_frames
     x = torch.arange(5, dtype=torch.float32).reshape(5, 1, 1).expand(5, 2, 2)
     y = smooth_frames(x, 3)
     assert y[:, 0, 0].tolist() == [0.5, 1.0, 2.0, 3.0, 3.5]

@@ -12,10 +12,13 @@ Decoding a track uses what the layouts already know: where the OTHER given track
 reaches start from the track's *template* (its mean pose over the training frames, in the shared
 normalised frame) fitted by a local similarity transform to the nearby points that do have a source
 (a face-mesh vertex follows the 68 face points around it, a missing hand follows the wrist), and the
-decoder again predicts a residual on top. The residual heads start at zero, so an untrained model
-is exactly "conversion, else fitted mean pose". A track is never its own prior, and neither is a
-track derived from the same estimator output (see ``FrameSet.sources``): the residual must learn
-how one estimator differs from another, not that a converted copy equals its original.
+decoder again predicts a residual on top. The residual heads start at zero (an untrained model is
+exactly "conversion, else fitted mean pose"); training first sets them, in closed form, to the mean
+offset of each point from its prior, then learns the rest from masked-track prediction only (the
+case met at prediction time; reconstruction uses plain decoders from the latent). A track is never
+its own prior, and neither is a track derived from the same estimator output (see
+``FrameSet.sources``): the residual must learn how one estimator differs from another, not that a
+converted copy equals its original.
 
 >>> import torch
 >>> from signverse.models.signx.fusion import FusionConfig, FusionModel
@@ -36,6 +39,7 @@ import torch
 from torch import nn
 
 from signverse.layouts import get_layout
+from signverse.models.signx.geometry import apply_similarity, similarity_fit, smooth_frames
 from signverse.models.signx.tracks import DEFAULT_TRACKS
 from signverse.models.schedule import one_cycle
 from signverse.core.progress import Progress
@@ -147,7 +151,8 @@ class FusionModel(nn.Module):
             if name not in self.n_points:
                 continue
             pts = np.asarray(pts, np.float64)
-            valid = np.asarray(valid, bool) & np.isfinite(pts).all(-1) & (np.abs(pts) <= self.cfg.clip).all(-1)
+            valid = (np.asarray(valid, bool) & np.isfinite(pts).all(-1)
+                     & (np.abs(pts) <= self.cfg.clip).all(-1))
             n = valid.sum(0)
             mean = np.where(valid[..., None], pts, 0.0).sum(0) / np.maximum(n, 1)[:, None]
             key = self._key(name)
@@ -178,13 +183,13 @@ class FusionModel(nn.Module):
         d2_near, near = d2.topk(min(cfg.anchor_k, len(anchors)), -1, largest=False)
         near = anchors[near]                                                 # [P, k] point indices
         g = torch.exp(-d2_near / (2 * cfg.anchor_sigma ** 2))
-        a, u_bar, v_bar, local_ok = _similarity(tmpl[near], pts[..., near, :], g * ok[..., near].to(pts.dtype),
-                                                cfg.anchor_shrink)
-        local = _apply_similarity(a, u_bar, v_bar, t_pts)                  # [..., P, 2]
+        weight = g * ok[..., near].to(pts.dtype)
+        a, u_bar, v_bar, local_ok = similarity_fit(tmpl[near], pts[..., near, :], weight, cfg.anchor_shrink)
+        local = apply_similarity(a, u_bar, v_bar, t_pts)                    # [..., P, 2]
         # The fallback: one transform per frame from all known points, equally weighted.
-        a, u_bar, v_bar, wide_ok = _similarity(tmpl[anchors], pts[..., anchors, :],
-                                               ok[..., anchors].to(pts.dtype), cfg.anchor_shrink)
-        wide = _apply_similarity(a.unsqueeze(-2), u_bar.unsqueeze(-2), v_bar.unsqueeze(-2), t_pts)
+        a, u_bar, v_bar, wide_ok = similarity_fit(tmpl[anchors], pts[..., anchors, :],
+                                                  ok[..., anchors].to(pts.dtype), cfg.anchor_shrink)
+        wide = apply_similarity(a.unsqueeze(-2), u_bar.unsqueeze(-2), v_bar.unsqueeze(-2), t_pts)
         out = torch.where(wide_ok[..., None, None], wide, out)
         return torch.where(local_ok.unsqueeze(-1), local, out)
 
@@ -379,48 +384,6 @@ class FusionModel(nn.Module):
             out[t] = (torch.randn(batch_size, k, 2, device=device),
                       torch.rand(batch_size, k, device=device) > 0.2)
         return out
-
-
-def _similarity(u: torch.Tensor, v: torch.Tensor, w: torch.Tensor, shrink: float
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Weighted 2-D similarity fit from template anchors ``u [..., n, 2]`` to observed anchors
-    ``v [..., n, 2]`` (weights ``w [..., n]``): ``(a [..., 2] as (re, im), u_bar, v_bar, any)``.
-
-    ``a = sum w dv conj(du) / sum w |du|^2`` on centred points, pulled towards identity by
-    ``shrink`` and with its scale kept within [1/2, 2] (a few jittery or far anchors, e.g. feet out
-    of the picture, can ask for any scale); ``any`` says whether some anchor had weight."""
-    total = w.sum(-1)
-    wn = w / total.clamp(min=1e-12).unsqueeze(-1)
-    u_bar = (wn.unsqueeze(-1) * u).sum(-2)
-    v_bar = (wn.unsqueeze(-1) * v).sum(-2)
-    du = u - u_bar.unsqueeze(-2)
-    dv = v - v_bar.unsqueeze(-2)
-    re = (wn * (dv[..., 0] * du[..., 0] + dv[..., 1] * du[..., 1])).sum(-1) + shrink
-    im = (wn * (dv[..., 1] * du[..., 0] - dv[..., 0] * du[..., 1])).sum(-1)
-    den = (wn * (du ** 2).sum(-1)).sum(-1) + shrink
-    a = torch.stack([re / den, im / den], -1)
-    mag = a.norm(dim=-1, keepdim=True).clamp(min=1e-8)
-    return a * (mag.clamp(0.5, 2.0) / mag), u_bar, v_bar, total > 1e-6
-
-
-def _apply_similarity(a: torch.Tensor, u_bar: torch.Tensor, v_bar: torch.Tensor,
-                      query: torch.Tensor) -> torch.Tensor:
-    """``a * (query - u_bar) + v_bar`` with 2-vectors as complex numbers."""
-    rel = query - u_bar
-    return torch.stack([a[..., 0] * rel[..., 0] - a[..., 1] * rel[..., 1],
-                        a[..., 1] * rel[..., 0] + a[..., 0] * rel[..., 1]], -1) + v_bar
-
-
-def smooth_frames(x: torch.Tensor, window: int) -> torch.Tensor:
-    """Centred moving average of ``x [T, ...]`` over ``window`` frames (fewer at the clip ends)."""
-    if window <= 1 or len(x) < 2:
-        return x
-    half = window // 2
-    c = torch.cat([x.new_zeros(1, *x.shape[1:]), x.cumsum(0)])
-    idx = torch.arange(len(x), device=x.device)
-    lo, hi = (idx - half).clamp(min=0), (idx + half + 1).clamp(max=len(x))
-    n = (hi - lo).to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
-    return (c[hi] - c[lo]) / n
 
 
 def masked_l2(pred: torch.Tensor, pts: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
