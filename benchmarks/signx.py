@@ -49,7 +49,6 @@ def _px_err(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 # -- 1. fusion ------------------------------------------------------------------------------------
 FUSION_TRACKS = ("dwpose", "coco-wholebody", "mediapipe-holistic", "openpose-137")
-MMPOSE_FAMILY = ("coco-wholebody", "dwpose", "openpose-137")
 # Held-out track <- the tracks it is predicted from. FOOTBALL is the one video with two real
 # estimators (MediaPipe Holistic and an MMPose whole-body model): an MMPose-family target (dwpose and
 # OpenPose-137 are converted from the real COCO-WholeBody track) is predicted from MediaPipe tracks
