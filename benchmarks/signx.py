@@ -2,6 +2,12 @@
 peer on signer-disjoint ISLR folds, and Video2Pose distillation (leave-videos-out) and speed.
 
     .venv/bin/python benchmarks/signx.py [fusion] [gloss] [video2pose] [--quick] [--out RUN]
+    .venv/bin/python benchmarks/signx.py fusion [--fusion-fold early] [--fusion-smooth 1] [--fusion-steps 0]
+
+Fusion predicts every held-out track of FOOTBALL (the one video with two real estimators) from the
+other estimator's tracks, against the layout conversion and the mean pose, on points with a source
+and, apart, points with none (``--fusion-steps 0``: conversion + closed-form offsets + fitted
+template, no network training).
 
 Everything trains here on CPU at small scale. Timings are wall-clock on whatever machine runs this
 (shared CPUs disturb them). ``--out RUN`` writes a SignX run (fusion + gloss + video2pose) that
@@ -14,12 +20,13 @@ import logging
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from signverse.layouts import convert, get_layout
+from signverse.layouts import can_convert, convert, get_layout
 from signverse.models.signx import (FrameSet, FusionConfig, GlossConfig, Video2PoseConfig, load_targets,
                                     normalise_tracks, predict_scores, save_run, train_fusion, train_gloss,
                                     train_video2pose)
@@ -41,65 +48,160 @@ def _px_err(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 # -- 1. fusion ------------------------------------------------------------------------------------
-def bench_fusion(args) -> dict:
+FUSION_TRACKS = ("dwpose", "coco-wholebody", "mediapipe-holistic", "openpose-137")
+# Held-out track <- the tracks it is predicted from. FOOTBALL is the one video with two real
+# estimators (MediaPipe Holistic and an MMPose whole-body model): an MMPose-family target (dwpose and
+# OpenPose-137 are converted from the real COCO-WholeBody track) is predicted from MediaPipe tracks
+# only, Holistic from MMPose tracks only, so no input is a converted copy of the truth.
+FUSION_HELD_OUT = (("coco-wholebody", ("mediapipe-holistic",)),
+                   ("dwpose", ("mediapipe-holistic", "openpose-137")),
+                   ("openpose-137", ("mediapipe-holistic", "dwpose")),
+                   ("mediapipe-holistic", ("coco-wholebody", "openpose-137")))
+# Temporal hold-outs of FOOTBALL's 62 frames: (train frames, test frames).
+FUSION_FOLDS = {"late": (slice(0, 42), slice(42, 62)), "early": (slice(20, 62), slice(0, 20))}
+
+
+def _football_views() -> tuple[dict, dict]:
+    """FOOTBALL as ``{estimator: {track: PoseSeq}}``: every track of each estimator's output."""
     P = SHARED / "poses"
-    poses = load_tracks([P / "poses_FOOTBALL.pose", P / "poses_mmposewholebody_FOOTBALL.pose"],
-                        derive=("dwpose", "openpose-137"))
-    tracks = ("dwpose", "coco-wholebody", "mediapipe-holistic", "openpose-137")
-    split = 42                                # frames [0, 42) train, [42, 62) test (temporal hold-out)
+    real = load_tracks([P / "poses_FOOTBALL.pose", P / "poses_mmposewholebody_FOOTBALL.pose"])
+    by = {"mediapipe": real["mediapipe-holistic"], "mmpose": real["coco-wholebody"]}
+    return {est: {t: convert(pose, t) for t in FUSION_TRACKS if can_convert(pose.layout, t)}
+            for est, pose in by.items()}, by
+
+
+# The estimator whose output each track stands for (a dwpose track is what DWPose, an MMPose
+# whole-body model, gives): only such a track is a prediction target.
+NATIVE = {"mediapipe-holistic": "mediapipe", "coco-wholebody": "mmpose", "dwpose": "mmpose",
+          "openpose-137": "mmpose"}
+
+
+def _fusion_training_clips(views: dict, frames: slice) -> tuple[list, list, list]:
+    """The training ``frames`` as several paired views: Holistic from MediaPipe, COCO-WholeBody from
+    MMPose, and every mix of the two estimators for dwpose / OpenPose-137 (each view tells the
+    model which estimator each track came from; a track converted from the other estimator is an
+    input only, as at test time)."""
+    clips, sources, input_only = [], [], []
+    for dw_from in ("mmpose", "mediapipe"):
+        for op_from in ("mmpose", "mediapipe"):
+            est = {"mediapipe-holistic": "mediapipe", "coco-wholebody": "mmpose",
+                   "dwpose": dw_from, "openpose-137": op_from}
+            poses = {t: views[e][t] for t, e in est.items()}
+            norm, _ = normalise_tracks(poses)
+            clips.append({t: (p[frames], v[frames]) for t, (p, v) in norm.items()})
+            sources.append(est)
+            input_only.append({t for t, e in est.items() if e != NATIVE[t]})
+    return clips, sources, input_only
+
+
+def _fusion_extra_clips() -> list:
+    """Unpaired real Holistic tracks (MediaPipe on the shared videos; cached after the first run)."""
     extra = []
-    for video in VIDEOS:                      # unpaired real tracks (MediaPipe on the videos) + derived
+    for video in VIDEOS:
         try:
             v = load_targets(video, 96)
         except Exception as exc:  # noqa: BLE001 - no MediaPipe / unreadable video: fewer extra frames
             print(f"  (skipping {video.name}: {exc})")
             continue
-        extra.append(normalise_tracks({"mediapipe-holistic": v.pose, "dwpose": convert(v.pose, "dwpose"),
-                                       "coco-wholebody": convert(v.pose, "coco-wholebody")})[0])
+        extra.append(normalise_tracks({"mediapipe-holistic": convert(v.pose, "mediapipe-holistic")})[0])
+    return extra
+
+
+def _masks(layout_name: str) -> dict[str, np.ndarray]:
+    layout = get_layout(layout_name)
+    hands = np.zeros(layout.num_points, bool)
+    hands[layout.slice("left_hand")] = hands[layout.slice("right_hand")] = True
+    return {"all": np.ones(layout.num_points, bool), "hands": hands}
+
+
+def fusion_errors(pred: np.ndarray, conv: np.ndarray, mean: np.ndarray, gt: np.ndarray,
+                  valid: np.ndarray, layout_name: str) -> dict:
+    """Median px errors of fusion / conversion / mean pose, on points WITH a source (the
+    conversion gives them in that frame) and, apart, points with NO source (fusion vs mean pose)."""
+    sourced = np.isfinite(conv).all(-1)
+    out = {}
+    for part, mask in _masks(layout_name).items():
+        for kind, where in (("with source", sourced), ("no source", ~sourced)):
+            ok = valid & where & mask
+            row = {"n": int(ok.sum())}
+            guesses = (("fusion", pred), ("conversion", conv), ("mean pose", mean))
+            for name, guess in guesses:
+                if kind == "no source" and name == "conversion":
+                    continue
+                e = _px_err(guess, gt, ok)
+                row[name] = float(np.median(e)) if len(e) else None
+            out[f"{part}, {kind}"] = row
+    return out
+
+
+def bench_fusion(args) -> dict:
+    views, real = _football_views()
+    train_frames, split = FUSION_FOLDS[args.fusion_fold]
+    clips, sources, input_only = _fusion_training_clips(views, train_frames)
+    extra = [] if args.fusion_no_extra else _fusion_extra_clips()
+    cfg = FusionConfig(tracks=FUSION_TRACKS, hidden=256, latent=128)
+    frames = FrameSet.from_clips(clips + extra, FUSION_TRACKS, sources + [{}] * len(extra),
+                                 input_only + [set()] * len(extra))
+    t0 = time.time()
+    model, hist = train_fusion(frames, cfg, steps=args.fusion_steps, batch_size=64, log_every=0)
+    secs = time.time() - t0
     results = {}
-    for held, sources in (("coco-wholebody", ("mediapipe-holistic", "dwpose")),
-                          ("mediapipe-holistic", ("coco-wholebody", "openpose-137"))):
-        # The frame reference must come from the inputs only (the held-out track is unseen).
-        ref = frame_reference({t: poses[t] for t in sources})
-        norm, _ = normalise_tracks(poses, ref)
-        train = {t: (p[:split], v[:split]) for t, (p, v) in norm.items()}
-        test = {t: (p[split:], v[split:]) for t, (p, v) in norm.items()}
-        cfg = FusionConfig(tracks=tracks, hidden=256, latent=128)
-        t0 = time.time()
-        model, hist = train_fusion(FrameSet.from_clips([train] + extra, tracks), cfg,
-                                   steps=args.fusion_steps, batch_size=64, log_every=0)
-        secs = time.time() - t0
+    for held, inputs in FUSION_HELD_OUT:
+        truth_from = "mediapipe" if held == "mediapipe-holistic" else "mmpose"
+        input_from = "mmpose" if truth_from == "mediapipe" else "mediapipe"
+        given = {t: views[input_from][t] for t in inputs}
+        truth = views[truth_from][held]
+        # The frame reference comes from the inputs only (the held-out track is unseen).
+        ref = frame_reference(given)
+        norm, _ = normalise_tracks(given, ref)
+        test = {t: (p[split], v[split]) for t, (p, v) in norm.items()}
+        t1 = time.time()
         with torch.no_grad():
-            pred = model.predict_track(to_torch({t: test[t] for t in sources}), held).numpy()
-        sc, ce = ref.scale[split:, None, None], ref.center[split:, None]
-        gt = poses[held].xy[split:, 0]
-        valid = poses[held].valid[split:, 0]
-        px = pred * sc + ce
-        tr_p, tr_v = train[held]
+            pred = model.predict_clip(to_torch(test), held, smooth=args.fusion_smooth).numpy()
+        ms = 1000 * (time.time() - t1) / len(pred)
+        sc, ce = ref.scale[split, None, None], ref.center[split, None]
+        gt, valid = truth.xy[split, 0], truth.valid[split, 0]
+        # Layout conversion: the mean of every input's conversion to the target, in pixels.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            conv = np.nanmean(np.stack([convert(p, held).xy[split, 0] for p in given.values()]), 0)
+        # Mean pose: the target's own training frames, averaged in the normalised frame.
+        tr_norm, _ = normalise_tracks({held: truth}, ref)
+        tr_p, tr_v = tr_norm[held][0][train_frames], tr_norm[held][1][train_frames]
         mean = (tr_p * tr_v[..., None]).sum(0) / np.maximum(tr_v.sum(0), 1)[:, None]
-        px_mean = mean[None] * sc + ce
-        layout = get_layout(held)
-        hands = np.zeros(layout.num_points, bool)
-        hands[layout.slice("left_hand")] = hands[layout.slice("right_hand")] = True
-        row = {"train_s": secs, "final_loss": float(np.mean([h["loss"] for h in hist[-20:]]))}
-        for name, guess in (("fusion", px), ("mean-pose", px_mean)):
-            row[name] = float(np.median(_px_err(guess, gt, valid)))
-            row[name + " hands"] = float(np.median(_px_err(guess, gt, valid & hands)))
-        for src in sources:                      # a direct layout conversion, where one exists
-            try:
-                conv = convert(poses[src], held).xy[split:, 0]
-            except Exception:  # noqa: BLE001 - no conversion path between these layouts
-                continue
-            row[f"convert({src})"] = float(np.median(_px_err(conv, gt, valid)))
-            row[f"convert({src}) hands"] = float(np.median(_px_err(conv, gt, valid & hands)))
-        results[f"{held} <- {'+'.join(sources)}"] = row
-    print("\n== 1. Fusion: held-out track reconstruction, FOOTBALL frames 42-61 (px, median; 640x360) ==")
-    print(f"   trained on frames 0-41 of the paired tracks + {len(extra)} MediaPipe video tracks, "
-          f"{args.fusion_steps} steps")
+        row = fusion_errors(pred * sc + ce, conv, mean[None] * sc + ce, gt, valid, held)
+        row["ms_per_frame"] = ms
+        results[f"{held} <- {' + '.join(inputs)}"] = row
+    print(f"\n== 1. Fusion: held-out track from the other estimator's tracks, FOOTBALL frames "
+          f"{split.start}-{split.stop - 1} "
+          f"(px, median; 640x360) ==")
+    ms = np.mean([r["ms_per_frame"] for r in results.values()])
+    print(f"   fusion = conversion + learned residual where a source exists, template fitted to it "
+          f"elsewhere; {args.fusion_smooth}-frame smoothing; {ms:.2f} ms per frame")
+    print(f"   trained {secs:.0f}s ({args.fusion_steps} steps) on frames {train_frames.start}-"
+          f"{train_frames.stop - 1} of the paired tracks "
+          f"(4 estimator mixes) + {len(extra)} unpaired MediaPipe video tracks; final loss "
+          f"{np.mean([h['loss'] for h in hist[-20:]]):.4f}")
+    print(f"  {'held-out <- inputs':48s} {'points':22s} {'n':>5s} {'fusion':>7s} {'convert':>7s} {'mean':>7s}")
+    met = True
     for key, row in results.items():
-        print(f"  {key}:")
-        for k, v in row.items():
-            print(f"    {k:38s} {v:8.2f}")
+        for part, r in row.items():
+            if part == "ms_per_frame":
+                continue
+            f = r["fusion"]
+            c = r.get("conversion")
+            m = r["mean pose"]
+            wins = f is None or ((c is None or f < c) and (m is None or f < m))
+            if "with source" in part:
+                met &= wins
+            if r["n"] == 0:        # e.g. every hand point has a source
+                continue
+            fmt = lambda x: f"{x:7.2f}" if x is not None else "      -"  # noqa: E731
+            print(f"  {key:48s} {part:22s} {r['n']:5d} {fmt(f)} {fmt(c)} {fmt(m)}"
+                  f"{'' if wins else '  (fusion not best)'}")
+    print("  target (fusion below conversion and mean pose on every held-out track, all points and "
+          f"hands, points with a source): {'met' if met else 'NOT met'}; points with no source are "
+          "compared with the mean pose only")
     return results
 
 
@@ -271,6 +373,10 @@ def main(argv=None) -> int:
     p.add_argument("parts", nargs="*", default=["fusion", "gloss", "video2pose"])
     p.add_argument("--quick", action="store_true", help="tiny settings (smoke run)")
     p.add_argument("--fusion-steps", type=int, default=400)
+    p.add_argument("--fusion-no-extra", action="store_true", help="fusion: paired FOOTBALL frames only")
+    p.add_argument("--fusion-smooth", type=int, default=3, help="fusion: frames averaged (1 = none)")
+    p.add_argument("--fusion-fold", choices=sorted(FUSION_FOLDS), default="late",
+                   help="fusion: test on FOOTBALL frames 42-61 (late, default) or 0-19 (early)")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--eval-folds", type=int, default=2, help="how many of the folds to run")

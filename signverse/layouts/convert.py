@@ -95,6 +95,27 @@ for _variant in ("mediapipe-holistic", "mediapipe-holistic-world", "mediapipe-ho
     register_conversion(_variant, "coco-wholebody")(lambda v=_variant: _holistic_to_coco(v))
 
 
+@register_conversion("coco-wholebody", "mediapipe-holistic")
+def _coco_to_holistic() -> PointMap:
+    """The inverse of Holistic -> COCO-WholeBody: body, feet, hands by name, the 68 face points onto
+    their face-mesh vertices. Holistic's body eye corners and mouth corners come from the 68-point
+    eye and mouth corners (median 2-4 px apart on poses_FOOTBALL); the other 400 mesh vertices and
+    the body's pinky/index/thumb (which sit on no single hand joint) have no source and stay missing."""
+    src, dst = _layouts("coco-wholebody", "mediapipe-holistic")
+    face = src.component("face").points
+    overrides: dict[str, list[str] | None] = {
+        f"face.{vertex}": [f"face.{face[i]}"] for i, vertex in enumerate(MESH_TO_FACE68)}
+    for side in ("left", "right"):
+        overrides[f"body.{side}_heel"] = [f"feet.{side}_heel"]
+        overrides[f"body.{side}_foot_index"] = [f"feet.{side}_big_toe"]
+        for part in ("pinky", "index", "thumb"):
+            overrides[f"body.{side}_{part}"] = None
+    corners = {"right_eye_outer": 36, "right_eye_inner": 39, "left_eye_inner": 42, "left_eye_outer": 45,
+               "mouth_right": 48, "mouth_left": 54}
+    overrides |= {f"body.{name}": [f"face.{face[i]}"] for name, i in corners.items()}
+    return name_map(src, dst, overrides=overrides)
+
+
 @register_conversion("coco-wholebody", "dwpose")
 def _coco_to_dwpose() -> PointMap:
     src, dst = _layouts("coco-wholebody", "dwpose")

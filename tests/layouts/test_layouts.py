@@ -108,5 +108,24 @@ def test_openpose_to_dwpose():
 
 
 def test_no_path_is_an_error():
+    # Nothing converts into the 478-point refined face mesh (its 10 iris points have no source).
     with pytest.raises(SignverseError, match="no conversion"):
-        convert(pose_in("dwpose"), "mediapipe-holistic")
+        convert(pose_in("dwpose"), "mediapipe-holistic-refined")
+
+
+def test_coco_to_holistic_inverts_holistic_to_coco_where_points_correspond():
+    from signverse.layouts.face_mesh import MESH_TO_FACE68
+    coco = pose_in("coco-wholebody")
+    hol = convert(coco, "mediapipe-holistic")
+    C, H = get_layout("coco-wholebody"), get_layout("mediapipe-holistic")
+    pairs = [("body.left_wrist", "body.left_wrist"), ("feet.right_heel", "body.right_heel"),
+             ("feet.left_big_toe", "body.left_foot_index"), ("face.mouth_outer_06", "body.mouth_left"),
+             ("right_hand.index_tip", "right_hand.index_tip"),
+             (C.point_names[C.slice("face").start + 30], f"face.{MESH_TO_FACE68[30]}")]
+    for src, dst in pairs:
+        assert np.allclose(hol.xy[:, 0, H.index(dst)], coco.xy[:, 0, C.index(src)]), (src, dst)
+    # 400 mesh vertices and the body's pinky / index / thumb have no source: missing, never invented.
+    assert (~hol.valid[:, 0]).sum(-1).tolist() == [406] * coco.n_frames
+    assert not hol.valid[:, 0, H.index("body.left_pinky")].any()
+    # dwpose and OpenPose reach Holistic through COCO-WholeBody.
+    assert convert(pose_in("dwpose"), "mediapipe-holistic").n_points == 543

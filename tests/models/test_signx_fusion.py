@@ -7,8 +7,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from signverse.layouts import get_layout  # noqa: E402
-from signverse.models.signx import (SMPLX_LAYOUT, FrameSet, FusionConfig, FusionModel, load_run,  # noqa: E402
-                                    normalise_tracks, save_run, smplx_track, train_fusion)
+from signverse.models.signx import (SMPLX_LAYOUT, FrameRef, FrameSet, FusionConfig, FusionModel,  # noqa: E402
+                                    frame_reference, load_run, normalise_tracks, save_run, smplx_track,
+                                    train_fusion)
 from signverse.models.signx.fusion import to_torch  # noqa: E402
 from signverse.models.signx.paired import load_tracks  # noqa: E402
 
@@ -152,3 +153,155 @@ def test_prior_is_the_layout_conversion_of_the_other_tracks(shared_data):
     assert ok.sum() > 0.8 * expect["dwpose"][1].sum()
     assert np.allclose(prior.numpy()[ok], expect["dwpose"][0][ok], atol=1e-5)
     assert m.prior(x, "coco-wholebody") is None          # a track is never its own prior
+
+
+# -- priors: conversion where a source exists, a fitted template (mean pose) elsewhere ------------
+
+def _football(shared_data):
+    P = shared_data("poses")
+    return load_tracks([P / "poses_FOOTBALL.pose", P / "poses_mmposewholebody_FOOTBALL.pose"])
+
+
+def _rotate(pts, deg, scale, shift):
+    a = np.radians(deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * scale
+    return (pts @ rot.T + shift).astype(np.float32)
+
+
+def test_points_without_a_source_follow_the_template_fitted_to_those_with_one(shared_data):
+    from signverse.layouts import convert
+    poses = _football(shared_data)
+    norm, ref = normalise_tracks({"mediapipe-holistic": poses["mediapipe-holistic"]})
+    cfg = FusionConfig(tracks=("coco-wholebody", "mediapipe-holistic"), anchor_shrink=0.0, **SMALL)
+    m = FusionModel(cfg).eval()
+    hol_p, hol_v = norm["mediapipe-holistic"]
+    frame = int(np.argmax(hol_v.sum(-1)))                   # a frame with both hands
+    m.fit_templates({"mediapipe-holistic": (hol_p[frame:frame + 1], hol_v[frame:frame + 1])})
+    # The same person moved by a similarity transform, seen only through COCO-WholeBody points.
+    moved = _rotate(hol_p[frame], 12, 1.15, np.array([0.3, -0.2]))
+    pose = poses["mediapipe-holistic"]
+    one = FrameRef(ref.center[frame:frame + 1], ref.scale[frame:frame + 1])
+    single = pose.replace(xy=one.denormalise(moved[None])[:, None], conf=pose.conf[frame:frame + 1])
+    coco = convert(single, "coco-wholebody")
+    x = to_torch(normalise_tracks({"coco-wholebody": coco}, one)[0])
+    with torch.no_grad():
+        prior, sourced = m.complete(x, "mediapipe-holistic")
+        pred = m.predict_track(x, "mediapipe-holistic")
+    face = get_layout("mediapipe-holistic").slice("face")
+    no_source = ~sourced[0].numpy() & hol_v[frame]
+    assert no_source[face].sum() == 400                      # 468 mesh vertices, 68 with a source
+    err = np.linalg.norm(prior[0].numpy() - moved, axis=-1)
+    # The similarity is recovered (exactly where all anchors are face points; near the body's eye and
+    # mouth corners a little off: their converted source is a face point, not the template's corner).
+    assert np.median(err[no_source]) < 0.01 and err[no_source].max() < 0.05
+    assert torch.equal(pred, prior)                          # untrained residual heads add nothing
+    # The mean pose alone (the template where it was, not where the person went) is far off.
+    assert np.linalg.norm(hol_p[frame] - moved, axis=-1)[no_source].min() > 0.1
+
+
+def test_missing_source_points_fall_back_to_a_whole_frame_fit_and_stay_finite():
+    m = FusionModel(FusionConfig(tracks=("dwpose", "coco-wholebody"), **SMALL)).eval()
+    rng = np.random.default_rng(0)
+    tmpl = rng.normal(size=(1, 133, 2)).astype(np.float32)
+    m.fit_templates({"coco-wholebody": (tmpl, np.ones((1, 133), bool))})
+    k = get_layout("dwpose").num_points
+    pts = torch.from_numpy(_rotate(rng.normal(size=(3, k, 2)), 0, 1, 0))
+    valid = torch.ones(3, k, dtype=torch.bool)
+    valid[0] = False                                         # frame 0: nothing known -> the template
+    valid[1, get_layout("dwpose").slice("left_hand")] = False    # frame 1: a hand missing
+    with torch.no_grad():
+        prior, sourced = m.complete({"dwpose": (pts, valid)}, "coco-wholebody")
+    assert torch.isfinite(prior).all()
+    assert torch.allclose(prior[0], torch.from_numpy(tmpl[0]))
+    hand = get_layout("coco-wholebody").slice("left_hand")
+    assert not sourced[1, hand].any() and sourced[2, hand].all()
+
+
+def test_same_estimator_tracks_are_never_each_others_prior():
+    from signverse.models.signx.fusion import FrameSet
+    rng = np.random.default_rng(1)
+    clip = {t: (rng.normal(size=(4, get_layout(t).num_points, 2)).astype(np.float32),
+                np.ones((4, get_layout(t).num_points), bool)) for t in ("dwpose", "coco-wholebody")}
+    m = FusionModel(FusionConfig(tracks=("dwpose", "coco-wholebody"), **SMALL))
+    same = FrameSet.from_clips([clip], m.tracks, [{"dwpose": "mmpose", "coco-wholebody": "mmpose"}])
+    apart = FrameSet.from_clips([clip], m.tracks)
+    assert (same.sources["dwpose"] == same.sources["coco-wholebody"]).all()
+    assert (apart.sources["dwpose"] != apart.sources["coco-wholebody"]).all()
+    idx = np.arange(4)
+    p_same = m.training_priors(to_torch(same.take(idx)), same.take_sources(idx))
+    p_apart = m.training_priors(to_torch(apart.take(idx)), apart.take_sources(idx))
+    assert not p_same["coco-wholebody"][1].any()             # dwpose is a copy: no source
+    assert p_apart["coco-wholebody"][1].sum() > 0.9 * 4 * 133
+    loss, parts = m.train().loss(to_torch(same.take(idx)), same.take_sources(idx))
+    assert torch.isfinite(loss) and parts["masked"] == 0 == parts["consistency"]   # nothing to learn
+    loss, parts = m.loss(to_torch(apart.take(idx)), apart.take_sources(idx))
+    assert parts["masked"] > 0 and parts["consistency"] > 0
+
+
+def test_runs_saved_before_templates_still_load():
+    m = FusionModel(FusionConfig(tracks=("dwpose",), **SMALL))
+    state = {k: v for k, v in m.state_dict().items() if not k.startswith("template")}
+    back = FusionModel(FusionConfig(tracks=("dwpose",), **SMALL))
+    back.load_state_dict(state)
+    assert not back.template("dwpose")[1].any()
+
+
+def test_fusion_learns_what_conversion_misses_on_real_paired_frames(shared_data):
+    """Holistic -> COCO-WholeBody on FOOTBALL: trained on frames 0-41, tested on 42-61, the fused
+    prediction of the MMPose track beats the plain layout conversion (and the conversion's
+    prior is what an untrained model returns)."""
+    from signverse.layouts import convert
+    poses = _football(shared_data)
+    hol, coco = poses["mediapipe-holistic"], poses["coco-wholebody"]
+    norm, ref = normalise_tracks({"mediapipe-holistic": hol, "coco-wholebody": coco})
+    train = {t: (p[:42], v[:42]) for t, (p, v) in norm.items()}
+    cfg = FusionConfig(tracks=("coco-wholebody", "mediapipe-holistic"), hidden=64, latent=32, heads=2)
+    model, _ = train_fusion(FrameSet.from_clips([train], cfg.tracks), cfg, steps=60, batch_size=42,
+                            lr=3e-3, log_every=0)
+    test_ref = frame_reference({"mediapipe-holistic": hol})
+    x, _ = normalise_tracks({"mediapipe-holistic": hol}, test_ref)
+    with torch.no_grad():
+        pred = model.predict_track(to_torch({"mediapipe-holistic": (x["mediapipe-holistic"][0][42:],
+                                                                    x["mediapipe-holistic"][1][42:])}),
+                                   "coco-wholebody").numpy()
+    px = pred * test_ref.scale[42:, None, None] + test_ref.center[42:, None]
+    conv = convert(hol, "coco-wholebody").xy[42:, 0]
+    gt, ok = coco.xy[42:, 0], coco.valid[42:, 0] & np.isfinite(conv).all(-1)
+    fused = np.median(np.linalg.norm(px - gt, axis=-1)[ok])
+    plain = np.median(np.linalg.norm(conv - gt, axis=-1)[ok])
+    assert fused < 0.8 * plain, (fused, plain)
+
+
+def test_a_systematic_offset_between_estimators_is_learned_before_the_first_step():
+    """Two 'estimators' that differ by a fixed per-point shift: the residual heads start at it."""
+    from signverse.layouts.convert import conversion
+    rng = np.random.default_rng(2)
+    k_dw, k_coco = get_layout("dwpose").num_points, get_layout("coco-wholebody").num_points
+    dw = rng.normal(size=(30, k_dw, 2)).astype(np.float32)
+    idx, w = conversion("dwpose", "coco-wholebody").arrays()
+    coco = (dw[:, np.where(idx >= 0, idx, 0)] * w[..., None]).sum(-2)
+    shift = rng.normal(scale=0.05, size=(k_coco, 2)).astype(np.float32)
+    has = (idx >= 0).any(-1)
+    clip = {"dwpose": (dw, np.ones((30, k_dw), bool)), "coco-wholebody": (coco + shift, np.ones((30, k_coco), bool))}
+    cfg = FusionConfig(tracks=("dwpose", "coco-wholebody"), **SMALL)
+    # The dwpose of the second clip stands for a copy made from its COCO-WholeBody (here junk): the
+    # same source, so no prior for it, and an input only, so no target either.
+    copy = {"dwpose": (np.full((30, k_dw, 2), 5, np.float32), np.ones((30, k_dw), bool)),
+            "coco-wholebody": clip["coco-wholebody"]}
+    frames = FrameSet.from_clips([clip, copy], cfg.tracks, [{}, {"dwpose": "b", "coco-wholebody": "b"}],
+                                 input_only=[set(), {"dwpose"}])
+    assert frames.input_only["dwpose"].tolist() == [False] * 30 + [True] * 30
+    assert not frames.take_targets(np.arange(60))["dwpose"][1][30:].any()
+    model, hist = train_fusion(frames, cfg, steps=0)
+    x = to_torch(clip)
+    with torch.no_grad():
+        pred = model.predict_track({"dwpose": x["dwpose"]}, "coco-wholebody").numpy()
+    assert np.allclose(pred[:, has], (coco + shift)[:, has], atol=1e-4)
+
+
+def test_smoothing_averages_a_centred_window_and_keeps_the_ends():
+    from signverse.models.signx.geometry import smooth_frames
+    x = torch.arange(5, dtype=torch.float32).reshape(5, 1, 1).expand(5, 2, 2)
+    y = smooth_frames(x, 3)
+    assert y[:, 0, 0].tolist() == [0.5, 1.0, 2.0, 3.0, 3.5]
+    assert torch.equal(smooth_frames(x, 1), x) and smooth_frames(x[:1], 3).shape == (1, 2, 2)

@@ -41,7 +41,8 @@ def _clip(pose, tracks: tuple[str, ...]) -> dict:
 
 def train_fusion_run(data: str | Path, out: str | Path, *, steps: int = 1000,
                      config: FusionConfig | None = None, limit: int | None = None) -> dict:
-    """Self-supervised fusion on every sample's pose (each converted to every configured track)."""
+    """Self-supervised fusion on every sample's pose (each converted to every configured track):
+    the latent learns by reconstruction, and each track's template (mean pose) is fitted."""
     config = config or FusionConfig(tracks=("dwpose", "coco-wholebody", "mediapipe-holistic", "openpose-137"))
     clips = []
     for sample in _samples(data, limit):
@@ -51,7 +52,10 @@ def train_fusion_run(data: str | Path, out: str | Path, *, steps: int = 1000,
             log.warning("skipping %s: %s", sample.sample_id, exc)
     if not clips:
         raise InputError(data, "no usable pose sequences")
-    model, hist = train_fusion(FrameSet.from_clips(clips, config.tracks), config, steps=steps)
+    # Every track of a clip is converted from one pose: one estimator output, so none may teach the
+    # residual heads that a converted copy predicts another (they stay at conversion + template).
+    sources = [{t: "pose" for t in clip} for clip in clips]
+    model, hist = train_fusion(FrameSet.from_clips(clips, config.tracks, sources), config, steps=steps)
     save_run(out, fusion=model, info={"task": "signx-fusion", "data": str(data), "steps": steps,
                                       "final": hist[-1] if hist else {}})
     return hist[-1] if hist else {}
