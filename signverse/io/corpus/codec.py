@@ -34,6 +34,8 @@ ERROR_BOUND_FRACTION = 0.5 / XY_LEVELS   # max |error| / max(width, height), bef
 _LIMIT = 2 ** 30           # keeps values inside int32 even for absurd off-frame points
 _ESCAPE = 32767
 _EMPTY = b""
+_NO_POS = np.zeros(0, np.int64)
+_NO_VAL = np.zeros(0, np.int32)
 _NAN_PAIR = np.array([np.nan, np.nan], np.float32).view(np.uint64)[0]
 
 
@@ -247,23 +249,20 @@ def _kernel_rows(run, xy_data: np.ndarray, cf_data: np.ndarray, xy_starts: list[
         bounds.append(bounds[-1] + t)
     xy = np.empty((bounds[-1], width), np.float32)
     conf = np.empty((bounds[-1], width // 2), np.float32)
-    rows = len(lengths)
-    esc_start = np.zeros(rows, np.int64)
-    esc_end = np.zeros(rows, np.int64)
+    esc = [(0, 0)] * len(lengths)
     pos_parts, val_parts, at = [], [], 0
     for j in sorted(escapes):
         pos, values = _ordered_escapes(*escapes[j])
-        esc_start[j], esc_end[j] = at, at + pos.size
+        esc[j] = (at, at + pos.size)
         at += pos.size
         pos_parts.append(pos.astype(np.int64))
         val_parts.append(values.astype(np.int32))
-    inputs = (xy_data, cf_data, np.array(xy_starts, np.int64), np.array(cf_starts, np.int64),
-              np.array(lengths, np.int64), np.array(bounds[:-1], np.int64), np.array(steps, np.float32),
-              np.array([np.float32(s / CONF_LEVELS) for s in scales], np.float32),
-              np.array([c[0] for c in centres], np.int32), np.array([c[1] for c in centres], np.int32),
-              esc_start, esc_end, np.concatenate(pos_parts) if pos_parts else np.zeros(0, np.int64),
-              np.concatenate(val_parts) if val_parts else np.zeros(0, np.int32))
-    run(*(readonly(a) for a in inputs), xy, conf)
+    rows = np.array([(a, c, t, o, cx, cy, e0, e1) for a, c, t, o, (cx, cy), (e0, e1)
+                     in zip(xy_starts, cf_starts, lengths, bounds, centres, esc)], np.int64)
+    scale = np.array([(step, np.float32(s / CONF_LEVELS)) for step, s in zip(steps, scales)], np.float32)
+    run(readonly(xy_data), readonly(cf_data), readonly(rows), readonly(scale),
+        readonly(np.concatenate(pos_parts) if pos_parts else _NO_POS),
+        readonly(np.concatenate(val_parts) if val_parts else _NO_VAL), xy, conf)
     return xy, conf, bounds
 
 
@@ -299,7 +298,7 @@ def _offsets_and_data(array) -> tuple[list[int], np.ndarray]:
     """Value offsets (``len + 1`` Python ints) and the data bytes of a pyarrow (large_)binary array."""
     import pyarrow as pa
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
     width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
     _, off_buf, data_buf = array.buffers()
     n = len(array)

@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 _STATE: dict[str, object] = {}
 
 
-def _source(xy_data, cf_data, xy_start, cf_start, lengths, out_row, steps, conf_factors, cx, cy,
-            esc_start, esc_end, esc_pos, esc_val, xy_out, conf_out):
+def _source(xy_data, cf_data, rows, scale, esc_pos, esc_val, xy_out, conf_out):
+    # rows[r] = (xy start, conf start, frames, first output row, centre x, centre y, first escape,
+    # end of escapes) and scale[r] = (step, confidence factor): two arrays, not ten, because each
+    # argument costs numba's dispatcher ~1-2 us per call, which random access pays per clip.
     # Written so that LLVM vectorises the inner loops: per-frame slices, explicit int32/uint32
     # arithmetic (numba would otherwise widen to int64), one loop per kind of work (measured ~3x
     # faster than one loop doing everything with 2-d indexing).
@@ -31,30 +33,32 @@ def _source(xy_data, cf_data, xy_start, cf_start, lengths, out_row, steps, conf_
     acc = np.empty(width, np.int32)
     nan = np.float32(np.nan)
     one, eight = np.uint32(1), np.uint32(8)
-    for r in range(lengths.shape[0]):
-        t_len = lengths[r]
+    for r in range(rows.shape[0]):
+        t_len = rows[r, 2]
         n = t_len * width
-        lo = xy_data[xy_start[r]:xy_start[r] + n]
-        hi = xy_data[xy_start[r] + n:xy_start[r] + 2 * n]
-        cq = cf_data[cf_start[r]:cf_start[r] + t_len * half]
-        step = steps[r]
-        factor = conf_factors[r]
+        lo = xy_data[rows[r, 0]:rows[r, 0] + n]
+        hi = xy_data[rows[r, 0] + n:rows[r, 0] + 2 * n]
+        cq = cf_data[rows[r, 1]:rows[r, 1] + t_len * half]
+        out_row = rows[r, 3]
+        step = scale[r, 0]
+        factor = scale[r, 1]
         for w in range(0, width, 2):   # the first frame is stored relative to the frame centre
-            acc[w] = cx[r]
-            acc[w + 1] = cy[r]
-        e = esc_start[r]
+            acc[w] = rows[r, 4]
+            acc[w + 1] = rows[r, 5]
+        e = rows[r, 6]
+        e_end = rows[r, 7]
         for t in range(t_len):
             base = t * width
             lo_t = lo[base:base + width]
             hi_t = hi[base:base + width]
-            row = xy_out[out_row[r] + t]
+            row = xy_out[out_row + t]
             for w in range(width):
                 u = np.uint32(lo_t[w]) | (np.uint32(hi_t[w]) << eight)
                 a = np.int32(acc[w] + (np.int32(u >> one) ^ -np.int32(u & one)))
                 acc[w] = a
                 row[w] = np.float32(a) * step
             # an escaped delta replaces the zigzag one (positions ascending, checked by the caller)
-            while e < esc_end[r] and esc_pos[e] < base + width:
+            while e < e_end and esc_pos[e] < base + width:
                 w = esc_pos[e] - base
                 u = np.uint32(lo_t[w]) | (np.uint32(hi_t[w]) << eight)
                 a = np.int32(acc[w] - (np.int32(u >> one) ^ -np.int32(u & one)) + esc_val[e])
@@ -62,7 +66,7 @@ def _source(xy_data, cf_data, xy_start, cf_start, lengths, out_row, steps, conf_
                 row[w] = np.float32(a) * step
                 e += 1
             c = cq[t * half:(t + 1) * half]
-            crow = conf_out[out_row[r] + t]
+            crow = conf_out[out_row + t]
             for k in range(half):
                 crow[k] = np.float32(c[k]) * factor
             for k in range(half):
@@ -81,11 +85,10 @@ def readonly(array: np.ndarray) -> np.ndarray:
 
 def _warm_up(run) -> None:
     """Compile (or load from numba's cache) with the argument types decode_batch passes."""
-    i64, f32 = np.zeros(1, np.int64), np.ones(1, np.float32)
-    zero32 = np.zeros(1, np.int32)
-    run(readonly(np.zeros(4, np.uint8)), readonly(np.ones(1, np.uint8)), *(readonly(a) for a in (
-        i64, i64, np.ones(1, np.int64), i64, f32, f32, zero32, zero32, i64, i64, np.zeros(0, np.int64),
-        np.zeros(0, np.int32))), np.empty((1, 2), np.float32), np.empty((1, 1), np.float32))
+    rows = np.array([[0, 0, 1, 0, 0, 0, 0, 0]], np.int64)
+    run(readonly(np.zeros(4, np.uint8)), readonly(np.ones(1, np.uint8)), readonly(rows),
+        readonly(np.ones((1, 2), np.float32)), readonly(np.zeros(0, np.int64)), readonly(np.zeros(0, np.int32)),
+        np.empty((1, 2), np.float32), np.empty((1, 1), np.float32))
 
 
 def kernel():
