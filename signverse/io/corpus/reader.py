@@ -78,21 +78,41 @@ class _Files:
 
         ``guard(pf, group, path)`` may refuse the row group before anything is read."""
         entry, offset = self._entry(path, row, columns, guard)
+        if entry.table is None:   # converted by read_rows, the table let go: read it again
+            self._group_bytes -= self._groups.pop(self._key(path, row, columns)).nbytes
+            entry, offset = self._entry(path, row, columns, guard)
         return entry.table, offset
 
-    def read_rows(self, path: Path, row: int, columns: list[str] | None, guard, convert):
-        """Like :meth:`read_row`, with the row group as ``convert(table)`` once it is read again.
+    def _key(self, path: Path, row: int, columns: list[str] | None) -> tuple:
+        pf, starts = self.get(path)
+        group = int(np.searchsorted(starts, row, side="right")) - 1
+        return (path, group, tuple(columns) if columns is not None else None)
 
-        Converting a whole row group (to Python lists, or a decoder's view) costs more than one
-        row, so the first access slices out its row (``convert(table.slice(offset, 1))``, offset 0)
-        and only a row group that is hit again is converted whole and kept with it."""
+    def read_rows(self, path: Path, row: int, columns: list[str] | None, guard, convert):
+        """Like :meth:`read_row`, with the row group as ``convert(table, whole)`` once it is read again.
+
+        Converting a whole row group (to Python lists, or decoding all its poses) costs more than
+        one row, so the first access converts only its row (``convert(table.slice(offset, 1),
+        False)``, offset 0) and a row group that is hit again is converted whole and kept with
+        it (its ``decoded_nbytes``, if any, counted against GROUP_BYTES)."""
         entry, offset = self._entry(path, row, columns, guard)
         if entry.converted is None:
             entry.hits += 1
             if entry.hits < 2:
-                return convert(entry.table.slice(offset, 1)), 0
-            entry.converted = convert(entry.table)
+                return convert(entry.table.slice(offset, 1), False), 0
+            entry.converted = convert(entry.table, True)
+            # From here on the conversion serves the group: the table is let go, its bytes
+            # replaced by what the conversion keeps.
+            kept = int(getattr(entry.converted, "kept_nbytes", entry.nbytes))
+            entry.table = None
+            self._group_bytes += kept - entry.nbytes
+            entry.nbytes = kept
+            self._evict()
         return entry.converted, offset
+
+    def _evict(self) -> None:
+        while len(self._groups) > 1 and (self._group_bytes > self.GROUP_BYTES or len(self._groups) > self.GROUPS):
+            self._group_bytes -= self._groups.popitem(last=False)[1].nbytes
 
     def _entry(self, path: Path, row: int, columns: list[str] | None, guard):
         pf, starts = self.get(path)
@@ -101,7 +121,7 @@ class _Files:
             raise InputError(path, f"row {row} out of range ({int(starts[-1])} rows)")
         key = (path, group, tuple(columns) if columns is not None else None)
         entry = self._groups.get(key)
-        if entry is not None:
+        if entry is not None and (entry.table is not None or entry.converted is not None):
             self._groups.move_to_end(key)
             return entry, row - int(starts[group])
         if guard is not None:   # only on a real read: a cached group has passed it
@@ -111,27 +131,27 @@ class _Files:
         except _arrow_errors() as exc:
             raise InputError(path, f"corrupt row group {group} ({exc})") from None
         entry = self._groups[key] = _Group(table)
-        self._group_bytes += table.nbytes
-        while len(self._groups) > 1 and (self._group_bytes > self.GROUP_BYTES or len(self._groups) > self.GROUPS):
-            self._group_bytes -= self._groups.popitem(last=False)[1].table.nbytes
+        self._group_bytes += entry.nbytes
+        self._evict()
         return entry, row - int(starts[group])
 
 
 class _Group:
     """A cached row group: its table, how often it was asked for, and its whole-group conversion."""
 
-    __slots__ = ("table", "hits", "converted")
+    __slots__ = ("table", "hits", "converted", "nbytes")
 
     def __init__(self, table):
         self.table = table
         self.hits = 0
         self.converted = None
+        self.nbytes = table.nbytes
 
 
 class _MetaRows:
     """Metadata rows of a table as plain dicts, column lists converted once."""
 
-    def __init__(self, table):
+    def __init__(self, table, whole: bool = True):
         self.columns = {name: table.column(name).to_pylist() for name in table.column_names}
 
     def clip_id(self, i: int) -> str:
@@ -165,16 +185,23 @@ class PoseRows:
                 "xy_step", "conf_scale")
     COLUMNS = [*_SCALARS, "xy", "conf", "xy_escapes"]   # what decoding needs (not ``persons``)
 
-    def __init__(self, table, source: Path | str, limits: ReadLimits | None = None):
+    def __init__(self, table, source: Path | str, limits: ReadLimits | None = None, whole: bool = False):
         self.source = source
         self.limits = limits or ReadLimits()
         self.table = table
         self.values = {name: table.column(name).to_pylist() for name in self._SCALARS}
+        self.whole = whole   # kept by the random-access cache: decoded once, handed out as copies
         self._decoded: list | None = None    # every row at once (codec.decode_batch), on first use
         self._views: tuple | None = None     # per-row byte views: the row-by-row fallback
+        self.kept_nbytes = table.nbytes
+        if whole and self._batch() is not None:
+            # Every row decoded: the payload table is no longer needed (a damaged row would have
+            # failed the batch and kept it, for the row-by-row path that names the clip).
+            self.kept_nbytes = sum(a[0].nbytes + a[1].nbytes for a in self._decoded if a is not None)
+            self.table = None
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return len(self.values["clip_id"])
 
     def _batch(self) -> list | None:
         """All rows decoded in one batch, or None when a row is damaged (then rows decode one by
@@ -203,10 +230,16 @@ class PoseRows:
     def clip_id(self, i: int) -> str:
         return self.values["clip_id"][i]
 
-    def arrays(self, i: int, *, only: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    def arrays(self, i: int, *, only: bool = False, copy: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
         """``(xy, conf)`` of row ``i``, or None for a clip stored without poses. ``only``: decode
-        just this row (random access), not the whole read on first use (streaming)."""
-        if only and self._decoded is None:
+        just this row (random access), not the whole read on first use (streaming); ``copy``:
+        arrays of their own, not views into the decoded read (which a cache keeps)."""
+        if copy:
+            batch = self._batch()
+            if batch is not None:
+                arrays = batch[i]
+                return None if arrays is None else (arrays[0].copy(), arrays[1].copy())
+        elif only and self._decoded is None:
             v, t = self.values, self.table
             try:
                 self.limits.check_shapes(v["n_frames"][i:i + 1], v["n_persons"][i:i + 1],
@@ -237,8 +270,8 @@ class PoseRows:
         except (ValueError, TypeError) as exc:
             raise InputError(self.source, f"clip {v['clip_id'][i]!r}: damaged pose row ({exc})") from None
 
-    def pose(self, i: int, *, only: bool = False) -> PoseSeq | None:
-        arrays = self.arrays(i, only=only)
+    def pose(self, i: int, *, only: bool = False, copy: bool = False) -> PoseSeq | None:
+        arrays = self.arrays(i, only=only, copy=copy)
         if arrays is None:
             return None
         v = self.values
@@ -394,11 +427,12 @@ class Corpus:
         path = self._pose_file(shard, field) if field else None
         if path is not None:   # a later field may not cover every shard yet
             rows, offset = self._files.read_rows(path, row, PoseRows.COLUMNS, self.limits.check_group,
-                                                 lambda table: PoseRows(table, path, self.limits))
+                                                 lambda table, whole: PoseRows(table, path, self.limits, whole))
             if rows.clip_id(offset) != meta["clip_id"]:
                 raise InputError(path, f"row {row} holds {rows.clip_id(offset)!r}, "
                                        f"expected {meta['clip_id']!r}: shard files out of step")
-            pose = rows.pose(offset, only=True)
+            # A row group kept whole is decoded once; each access gets its own copy of the arrays.
+            pose = rows.pose(offset, copy=True) if rows.whole else rows.pose(offset, only=True)
         return Clip(**schema.clip_kwargs(meta), pose=pose)
 
     # -- streaming ---------------------------------------------------------------------------
