@@ -19,6 +19,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _STATE: dict[str, object] = {}
+_NAN_PAIR = np.array([np.nan, np.nan], np.float32).view(np.uint64)[0]   # the numpy path's NaN pair
 
 
 def _source(xy_data, cf_data, rows, scale, esc_pos, esc_val, xy_out, conf_out):
@@ -31,7 +32,8 @@ def _source(xy_data, cf_data, rows, scale, esc_pos, esc_val, xy_out, conf_out):
     width = xy_out.shape[1]
     half = width // 2
     acc = np.empty(width, np.int32)
-    nan = np.float32(np.nan)
+    pairs_out = xy_out.view(np.uint64)
+    nan_pair = _NAN_PAIR
     one, eight = np.uint32(1), np.uint32(8)
     for r in range(rows.shape[0]):
         t_len = rows[r, 2]
@@ -69,10 +71,11 @@ def _source(xy_data, cf_data, rows, scale, esc_pos, esc_val, xy_out, conf_out):
             crow = conf_out[out_row + t]
             for k in range(half):
                 crow[k] = np.float32(c[k]) * factor
+            # the (x, y) pair of a missing point as one 8-byte NaN pair: a select, which
+            # vectorises (a branch per point ran ~3x slower)
+            pairs = pairs_out[out_row + t]
             for k in range(half):
-                if c[k] == 0:
-                    row[2 * k] = nan
-                    row[2 * k + 1] = nan
+                pairs[k] = nan_pair if c[k] == 0 else pairs[k]
 
 
 def readonly(array: np.ndarray) -> np.ndarray:
