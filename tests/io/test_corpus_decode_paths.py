@@ -36,7 +36,14 @@ def _poses():
 
 
 def _numpy_only(monkeypatch):
-    monkeypatch.setattr(codec, "kernel", lambda: None)
+    monkeypatch.setattr(codec, "USE_KERNEL", False)
+
+
+@pytest.fixture
+def kernel_on(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setattr(codec, "USE_KERNEL", True)
+    assert kernel_module.kernel() is not None
 
 
 def _write(root, poses, **options):
@@ -46,9 +53,7 @@ def _write(root, poses, **options):
     return clips
 
 
-def test_kernel_and_numpy_give_the_same_bits(monkeypatch):
-    pytest.importorskip("numba")
-    assert kernel_module.kernel() is not None
+def test_kernel_and_numpy_give_the_same_bits(monkeypatch, kernel_on):
     rows, table = _table(_poses())
     fast = _batch(table)
     monkeypatch.setattr(codec, "CHUNK_VALUES", 1024)   # numpy chunks cut through long rows: carried sums
@@ -60,8 +65,7 @@ def test_kernel_and_numpy_give_the_same_bits(monkeypatch):
             assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes()
 
 
-def test_unsorted_and_repeated_escapes_decode_alike_in_both_paths(monkeypatch):
-    pytest.importorskip("numba")
+def test_unsorted_and_repeated_escapes_decode_alike_in_both_paths(monkeypatch, kernel_on):
     pose = make_pose(6, 1, n_points=4, seed=11, missing=0.0)
     row = schema.pose_row("c0", pose)
     n = 6 * 4 * 2
@@ -81,11 +85,23 @@ def test_unsorted_and_repeated_escapes_decode_alike_in_both_paths(monkeypatch):
 def test_numba_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("SIGNVERSE_NO_NUMBA", "1")
     monkeypatch.setattr(kernel_module, "_STATE", {})
-    assert kernel_module.kernel() is None
+    assert kernel_module.kernel() is None and kernel_module.loaded_kernel() is None
+
+
+def test_the_kernel_loads_only_after_enough_frames(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setattr(kernel_module, "_STATE", {})
+    monkeypatch.setattr(codec, "_frames_seen", 0)
+    monkeypatch.setattr(codec, "KERNEL_AFTER_FRAMES", 250)
+    rows, table = _table([make_pose(100, 1, seed=1), make_pose(100, 1, seed=2)])
+    _batch(table)
+    assert kernel_module.loaded_kernel() is None       # 200 frames: numpy, numba not even imported
+    _batch(table)
+    assert kernel_module.loaded_kernel() is not None
 
 
 @pytest.mark.parametrize("compression", ["lz4", "zstd"])
-def test_lz4_default_and_zstd_stores_round_trip_within_the_bound(tmp_path, compression, monkeypatch):
+def test_lz4_default_and_zstd_stores_round_trip_within_the_bound(tmp_path, compression, monkeypatch, kernel_on):
     options = {} if compression == "lz4" else {"pose_compression": "zstd"}
     poses = [p for p in _poses() if p is not None]
     clips = _write(tmp_path / "c", poses, **options)

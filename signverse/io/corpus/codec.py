@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from signverse.core.pose import PoseSeq
-from signverse.io.corpus.kernel import kernel, readonly
+from signverse.io.corpus.kernel import kernel, loaded_kernel, readonly
 
 CODEC = "centre-delta-zigzag-u16-byteplanes-escapes-v1"
 XY_LEVELS = 32768          # steps per max(width, height)
@@ -229,6 +229,28 @@ def _decode_rows(sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]], lengt
 
 
 
+# The fused kernel (numba) or numpy: None = numpy for the first KERNEL_AFTER_FRAMES frames a
+# process decodes, then the kernel; True / False = always / never the kernel. Loading numba and
+# its cached kernel costs ~0.5-1.5 s once per process (measured here under load), which a
+# command reading a few clips would only lose; 100k frames are ~0.1 s of numpy decoding.
+USE_KERNEL: bool | None = None
+KERNEL_AFTER_FRAMES = 100_000
+_frames_seen = 0
+
+
+def _runner(frames: int):
+    """The kernel to decode ``frames`` more frames with, or None for the numpy path."""
+    global _frames_seen
+    if USE_KERNEL is False:
+        return None
+    run = loaded_kernel()
+    if run is None:
+        _frames_seen += frames
+        if USE_KERNEL or _frames_seen > KERNEL_AFTER_FRAMES:
+            run = kernel()
+    return run
+
+
 def _ordered_escapes(pos: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Escapes in ascending position, the last of a repeated position winning (as numpy's
     ``d[pos] = values`` does): the fused kernel walks them in order."""
@@ -284,7 +306,7 @@ def decode_arrays(xy: bytes | memoryview, conf: bytes | memoryview, shape: tuple
         return np.zeros((t, p, k, 2), np.float32), np.zeros((t, p, k), np.float32)
     centre = [centre_steps(width, height, step)]
     patches = {} if patch is None else {0: patch}
-    run = kernel()
+    run = _runner(t)
     if run is not None:
         out_xy, out_conf, _ = _kernel_rows(run, planes, cq, [0], [0], [t], p * k * 2, [step], [conf_scale],
                                            centre, patches)
@@ -325,7 +347,7 @@ def decode_batch(xy, conf, escapes, n_frames, n_persons, n_points, steps, conf_s
     rows = len(n_frames)
     out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * rows
     groups: dict[int, list[int]] = {}
-    run = kernel()
+    run = _runner(sum(int(t) for t in n_frames if isinstance(t, int) and t > 0))
     for i in range(rows):
         if xy_valid is not None and not xy_valid[i]:
             continue

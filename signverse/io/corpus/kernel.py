@@ -94,6 +94,11 @@ def _warm_up(run) -> None:
         np.empty((1, 2), np.float32), np.empty((1, 1), np.float32))
 
 
+def loaded_kernel():
+    """The kernel if :func:`kernel` has already loaded it, else None (nothing is loaded)."""
+    return _STATE.get("kernel")
+
+
 def kernel():
     """The compiled kernel, or None when numba is missing, disabled (``SIGNVERSE_NO_NUMBA=1``) or
     fails to compile (then logged once). The first call compiles, or loads numba's on-disk cache."""
@@ -105,12 +110,17 @@ def kernel():
             import numba
         except ImportError:
             numba = None
-        if numba is not None:
+        failure = None
+        # numba's on-disk cache first (no compile after the first run); without it when the
+        # package folder and the user cache are not writable.
+        for cache in (True, False) if numba is not None else ():
             try:
-                compiled = numba.njit(cache=True, nogil=True, boundscheck=False)(_source)
+                compiled = numba.njit(cache=cache, nogil=True, boundscheck=False)(_source)
                 _warm_up(compiled)
+                break
             except Exception as exc:  # noqa: BLE001 - any numba failure falls back to numpy
-                log.warning("numba decode kernel unavailable (%s); decoding with numpy", exc)
-                compiled = None
+                failure, compiled = exc, None
+        if compiled is None and failure is not None:
+            log.warning("numba decode kernel unavailable (%s); decoding with numpy", failure)
     _STATE["kernel"] = compiled
     return compiled
