@@ -8,7 +8,7 @@ frame), plus the float32 rounding of the decoded value (< 1.3e-4 px for coordina
 nothing after zstd); missing-ness itself is carried by the confidence (0 = missing). Values are
 delta-coded along time, zigzag-mapped to uint16 and stored as two byte planes (all low bytes,
 then all high bytes): the high plane of small motion deltas is nearly all zero, which the Parquet
-zstd codec squeezes out. The rare delta beyond +-32767 steps (a point jumping more than a frame
+codec (LZ4 by default, zstd on request) squeezes out. The rare delta beyond +-32767 steps (a point jumping more than a frame
 side, e.g. an estimator's far off-frame guess) is an "escape": its position and int32 value are
 stored apart and patched in on decode.
 

@@ -4,7 +4,9 @@
 (zigzag, running sum along time, scale, NaN fill, confidences); each pass re-reads and re-writes
 every value. This kernel does the same arithmetic in one pass per frame, compiled by numba, and
 gives bit-identical arrays (same int32 wrap-around sums, the same float32 products, the same NaN).
-Without numba (the ``fast`` extra) the numpy path is used; nothing else changes.
+Without numba (the ``fast`` extra) the numpy path is used; nothing else changes. A process
+decodes its first ``codec.KERNEL_AFTER_FRAMES`` frames with numpy and only then loads numba (about
+a second, once), so a command that reads a few clips does not pay for it.
 
 The kernel trusts its inputs: the caller has checked every payload size, shape and escape position
 against the buffers (as the numpy path does) before calling it.
