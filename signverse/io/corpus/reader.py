@@ -92,13 +92,16 @@ class _Files:
         """Like :meth:`read_row`, with the row group as ``convert(table, whole)`` once it is read again.
 
         Converting a whole row group (to Python lists, or decoding all its poses) costs more than
-        one row, so the first access converts only its row (``convert(table.slice(offset, 1),
-        False)``, offset 0) and a row group that is hit again is converted whole and kept with
-        it (its ``decoded_nbytes``, if any, counted against GROUP_BYTES)."""
+        one row, so an access converts only its row (``convert(table.slice(offset, 1), False)``,
+        offset 0) until the row group has been hit often enough; then it is converted whole and
+        kept instead of its table (what the conversion keeps, ``kept_nbytes``, counted against
+        GROUP_BYTES)."""
         entry, offset = self._entry(path, row, columns, guard)
         if entry.converted is None:
             entry.hits += 1
-            if entry.hits < 2:
+            # Whole once an eighth of its rows were asked for (at least twice): sparse lookups
+            # into a big corpus of short clips never pay for converting hundreds of rows.
+            if entry.hits < max(2, entry.table.num_rows // 8):
                 return convert(entry.table.slice(offset, 1), False), 0
             entry.converted = convert(entry.table, True)
             # From here on the conversion serves the group: the table is let go, its bytes

@@ -34,6 +34,10 @@ CLIP_ROW_GROUP = 256   # metadata rows per row group: one random access decodes 
 # Pose row groups are sized by bytes: big enough to keep the footer small (opening a shard parses
 # it: ~40 us per row group here), small enough that one random access decompresses little.
 POSE_ROW_GROUP_BYTES = 1 << 20
+# ... and at most this many rows: a random access to a corpus of very short clips converts the
+# scalar columns of its whole row group (measured: 800 two-frame clips a group cost ~20% more CPU
+# per lookup than ~200).
+POSE_ROW_GROUP_ROWS = 256
 ZSTD_LEVEL = 9
 # zstd for free text; LZ4 for the small metadata columns, because pyarrow sets up a zstd decoder
 # per page (~70 us measured here), and a random access reads every column of one row group: ~20
@@ -65,7 +69,7 @@ def parquet_options(table: str, names: list[str], zstd_level: int = ZSTD_LEVEL,
 def pose_row_group_size(raw_bytes: int, n_rows: int) -> int:
     """Rows per pose row group so that a group holds about POSE_ROW_GROUP_BYTES of packed poses."""
     per_row = raw_bytes / max(1, n_rows)
-    return int(max(1, min(4096, POSE_ROW_GROUP_BYTES // max(1.0, per_row))))
+    return int(max(1, min(POSE_ROW_GROUP_ROWS, POSE_ROW_GROUP_BYTES // max(1.0, per_row))))
 
 
 def shard_name(number: int) -> str:
