@@ -335,11 +335,11 @@ class Corpus:
         return path
 
     def _read_table(self, path: Path, columns: list[str] | None = None):
-        import pyarrow.parquet as pq
-        if not path.is_file():
-            raise InputError(path, "missing shard file")
+        # Through the open-file cache: pq.read_table's dataset discovery cost ~2 ms more per
+        # shard than the read itself (0.75 ms for a 300-clip metadata shard here).
+        pf, _ = self._files.get(path)
         try:
-            return pq.read_table(path, columns=columns, memory_map=True)
+            return pf.read(columns=columns, use_threads=False)
         except _arrow_errors() as exc:
             raise InputError(path, f"corrupt or truncated Parquet file ({exc})") from None
 
