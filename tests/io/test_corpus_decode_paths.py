@@ -42,6 +42,9 @@ def _numpy_only(monkeypatch):
 @pytest.fixture
 def kernel_on(monkeypatch):
     pytest.importorskip("numba")
+    monkeypatch.delenv("SIGNVERSE_NO_NUMBA", raising=False)   # these tests are about the kernel
+    if kernel_module.loaded_kernel() is None:
+        monkeypatch.setattr(kernel_module, "_STATE", {})
     monkeypatch.setattr(codec, "USE_KERNEL", True)
     assert kernel_module.kernel() is not None
 
@@ -90,6 +93,7 @@ def test_numba_can_be_switched_off(monkeypatch):
 
 def test_the_kernel_loads_only_after_enough_frames(monkeypatch):
     pytest.importorskip("numba")
+    monkeypatch.delenv("SIGNVERSE_NO_NUMBA", raising=False)
     monkeypatch.setattr(kernel_module, "_STATE", {})
     monkeypatch.setattr(codec, "_frames_seen", 0)
     monkeypatch.setattr(codec, "KERNEL_AFTER_FRAMES", 250)
