@@ -484,8 +484,8 @@ class Corpus:
         at = 0
         for first, table in self._pose_reads(path, None if wanted is None else rows):
             pose_rows = PoseRows(table, path, self.limits)
-            for r in rows[(rows >= first) & (rows < first + table.num_rows)]:
-                offset = int(r - first)
+            for r in rows[(rows >= first) & (rows < first + table.num_rows)].tolist():   # Python ints
+                offset = r - first
                 rec = records[at]
                 at += 1
                 if pose_rows.clip_id(offset) != rec["clip_id"]:
