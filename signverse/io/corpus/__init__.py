@@ -1,4 +1,4 @@
-"""The signverse corpus store: sharded Parquet (zstd) with packed, quantised poses.
+"""The signverse corpus store: sharded Parquet (LZ4 / zstd) with packed, quantised poses.
 
 One metadata table (``clips/shard-*.parquet``) plus per-field pose files
 (``poses/<field>/shard-*.parquet``), a ``corpus.json`` manifest and a memory-mapped id index.

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from signverse.core.errors import InputError
 
 PAYLOAD_COLUMNS = ("xy", "conf", "xy_escapes")
@@ -50,6 +52,21 @@ class ReadLimits:
         if inflated > 13 * self.max_clip_values * max(1, meta.num_rows):
             raise InputError(path, f"pose row group {group} holds {inflated / 2**20:.0f} MiB of poses, "
                                    "above the read limit (ReadLimits.max_clip_values)")
+
+    def check_shapes(self, frames: list, persons: list, points: list, clip_ids: list,
+                     path: Path | str) -> None:
+        """:meth:`check_shape` for every row whose shape is given (all three not None: a clip
+        stored without poses has none); one vectorised test, the row-by-row check for the message."""
+        rows = [i for i, dims in enumerate(zip(frames, persons, points)) if None not in dims]
+        try:
+            dims = np.array([[frames[i], persons[i], points[i]] for i in rows], np.float64).reshape(-1, 3)
+            fine = bool((dims >= 0).all() and (dims.prod(axis=1) <= self.max_clip_values).all()
+                        and (dims == np.floor(dims)).all())
+        except (TypeError, ValueError):
+            fine = False
+        if not fine:
+            for i in rows:
+                self.check_shape((frames[i], persons[i], points[i]), clip_ids[i], path)
 
     def check_shape(self, shape: tuple, clip_id: str, path: Path | str) -> None:
         """Refuse a claimed ``(frames, persons, points)`` that is negative or above the limit."""

@@ -41,12 +41,17 @@ def _arrow_errors() -> tuple[type[BaseException], ...]:
 class _Files:
     """A small LRU of open ParquetFile objects (the footer is parsed once per file)."""
 
-    GROUPS = 8   # recently read row groups kept (neighbouring ids share them; shards are immutable)
+    # Recently read row groups kept, as decompressed Arrow tables (shards are immutable): neighbouring
+    # ids share a row group, and a trainer's random order over a shard revisits each of them. Bounded
+    # by bytes (a ~256 KB pose row group holds ~400 dwpose frames, so 64 MiB is ~100k frames).
+    GROUP_BYTES = 64 << 20
+    GROUPS = 1024
 
     def __init__(self, size: int):
         self.size = size
         self._open: OrderedDict[Path, Any] = OrderedDict()
         self._groups: OrderedDict[tuple, Any] = OrderedDict()
+        self._group_bytes = 0
 
     def get(self, path: Path) -> tuple[Any, np.ndarray]:
         """The open ParquetFile and the first row of each of its row groups (plus the total)."""
@@ -72,25 +77,91 @@ class _Files:
         """The row group holding ``row`` as a Table, and the row's offset inside it.
 
         ``guard(pf, group, path)`` may refuse the row group before anything is read."""
+        entry, offset = self._entry(path, row, columns, guard)
+        if entry.table is None:   # converted by read_rows, the table let go: read it again
+            self._group_bytes -= self._groups.pop(self._key(path, row, columns)).nbytes
+            entry, offset = self._entry(path, row, columns, guard)
+        return entry.table, offset
+
+    def _key(self, path: Path, row: int, columns: list[str] | None) -> tuple:
+        pf, starts = self.get(path)
+        group = int(np.searchsorted(starts, row, side="right")) - 1
+        return (path, group, tuple(columns) if columns is not None else None)
+
+    def read_rows(self, path: Path, row: int, columns: list[str] | None, guard, convert):
+        """Like :meth:`read_row`, with the row group as ``convert(table, whole)`` once it is read again.
+
+        Converting a whole row group (to Python lists, or decoding all its poses) costs more than
+        one row, so an access converts only its row (``convert(table.slice(offset, 1), False)``,
+        offset 0) until the row group has been hit often enough; then it is converted whole and
+        kept instead of its table (what the conversion keeps, ``kept_nbytes``, counted against
+        GROUP_BYTES)."""
+        entry, offset = self._entry(path, row, columns, guard)
+        if entry.converted is None:
+            entry.hits += 1
+            # Whole once an eighth of its rows were asked for (at least twice): sparse lookups
+            # into a big corpus of short clips never pay for converting hundreds of rows.
+            if entry.hits < max(2, entry.table.num_rows // 8):
+                return convert(entry.table.slice(offset, 1), False), 0
+            entry.converted = convert(entry.table, True)
+            # From here on the conversion serves the group: the table is let go, its bytes
+            # replaced by what the conversion keeps.
+            kept = int(getattr(entry.converted, "kept_nbytes", entry.nbytes))
+            entry.table = None
+            self._group_bytes += kept - entry.nbytes
+            entry.nbytes = kept
+            self._evict()
+        return entry.converted, offset
+
+    def _evict(self) -> None:
+        while len(self._groups) > 1 and (self._group_bytes > self.GROUP_BYTES or len(self._groups) > self.GROUPS):
+            self._group_bytes -= self._groups.popitem(last=False)[1].nbytes
+
+    def _entry(self, path: Path, row: int, columns: list[str] | None, guard):
         pf, starts = self.get(path)
         group = int(np.searchsorted(starts, row, side="right")) - 1
         if not 0 <= group < pf.num_row_groups:
             raise InputError(path, f"row {row} out of range ({int(starts[-1])} rows)")
         key = (path, group, tuple(columns) if columns is not None else None)
-        table = self._groups.get(key)
-        if table is not None:
+        entry = self._groups.get(key)
+        if entry is not None and (entry.table is not None or entry.converted is not None):
             self._groups.move_to_end(key)
-            return table, row - int(starts[group])
+            return entry, row - int(starts[group])
         if guard is not None:   # only on a real read: a cached group has passed it
             guard(pf, group, path)
         try:
             table = pf.read_row_group(group, columns=columns, use_threads=False)
         except _arrow_errors() as exc:
             raise InputError(path, f"corrupt row group {group} ({exc})") from None
-        self._groups[key] = table
-        if len(self._groups) > self.GROUPS:
-            self._groups.popitem(last=False)
-        return table, row - int(starts[group])
+        entry = self._groups[key] = _Group(table)
+        self._group_bytes += entry.nbytes
+        self._evict()
+        return entry, row - int(starts[group])
+
+
+class _Group:
+    """A cached row group: its table, how often it was asked for, and its whole-group conversion."""
+
+    __slots__ = ("table", "hits", "converted", "nbytes")
+
+    def __init__(self, table):
+        self.table = table
+        self.hits = 0
+        self.converted = None
+        self.nbytes = table.nbytes
+
+
+class _MetaRows:
+    """Metadata rows of a table as plain dicts, column lists converted once."""
+
+    def __init__(self, table, whole: bool = True):
+        self.columns = {name: table.column(name).to_pylist() for name in table.column_names}
+
+    def clip_id(self, i: int) -> str:
+        return self.columns["clip_id"][i]
+
+    def row(self, i: int) -> dict[str, Any]:
+        return {name: values[i] for name, values in self.columns.items()}
 
 
 def _binary_views(array) -> list[memoryview | None]:
@@ -107,7 +178,7 @@ def _binary_views(array) -> list[memoryview | None]:
     return [data[offsets[i]:offsets[i + 1]] if valid[i] else None for i in range(n)]
 
 
-STREAM_GROUPS = 4   # pose row groups per read while streaming
+STREAM_GROUPS = 1   # pose row groups per read while streaming (a ~1 MB row group amortises the per-read cost)
 
 
 class PoseRows:
@@ -117,16 +188,23 @@ class PoseRows:
                 "xy_step", "conf_scale")
     COLUMNS = [*_SCALARS, "xy", "conf", "xy_escapes"]   # what decoding needs (not ``persons``)
 
-    def __init__(self, table, source: Path | str, limits: ReadLimits | None = None):
+    def __init__(self, table, source: Path | str, limits: ReadLimits | None = None, whole: bool = False):
         self.source = source
         self.limits = limits or ReadLimits()
         self.table = table
         self.values = {name: table.column(name).to_pylist() for name in self._SCALARS}
+        self.whole = whole   # kept by the random-access cache: decoded once, handed out as copies
         self._decoded: list | None = None    # every row at once (codec.decode_batch), on first use
         self._views: tuple | None = None     # per-row byte views: the row-by-row fallback
+        self.kept_nbytes = table.nbytes
+        if whole and self._batch() is not None:
+            # Every row decoded: the payload table is no longer needed (a damaged row would have
+            # failed the batch and kept it, for the row-by-row path that names the clip).
+            self.kept_nbytes = sum(a[0].nbytes + a[1].nbytes for a in self._decoded if a is not None)
+            self.table = None
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return len(self.values["clip_id"])
 
     def _batch(self) -> list | None:
         """All rows decoded in one batch, or None when a row is damaged (then rows decode one by
@@ -136,12 +214,18 @@ class PoseRows:
             try:
                 # Every row's claimed shape within the limits before the batch allocates anything;
                 # otherwise rows decode one by one and only the offending one is refused.
-                for i, shape in enumerate(zip(v["n_frames"], v["n_persons"], v["n_points"])):
-                    self.limits.check_shape(shape, v["clip_id"][i], self.source)
-                self._decoded = codec.decode_batch(
-                    t.column("xy").combine_chunks(), t.column("conf").combine_chunks(),
-                    t.column("xy_escapes").combine_chunks(), v["n_frames"], v["n_persons"],
-                    v["n_points"], v["xy_step"], v["conf_scale"], v["width"], v["height"])
+                self.limits.check_shapes(v["n_frames"], v["n_persons"], v["n_points"], v["clip_id"],
+                                         self.source)
+                decoded: list = []
+                # Record batch by record batch (one per row group read): the column buffers are
+                # used in place, where combining the chunks would copy every payload byte.
+                for batch in t.to_batches():
+                    a, b = len(decoded), len(decoded) + batch.num_rows
+                    decoded += codec.decode_batch(
+                        batch.column("xy"), batch.column("conf"), batch.column("xy_escapes"),
+                        *(v[name][a:b] for name in ("n_frames", "n_persons", "n_points", "xy_step",
+                                                    "conf_scale", "width", "height")))
+                self._decoded = decoded
             except (ValueError, TypeError, IndexError, InputError):
                 self._decoded = []
         return self._decoded or None
@@ -149,11 +233,30 @@ class PoseRows:
     def clip_id(self, i: int) -> str:
         return self.values["clip_id"][i]
 
-    def arrays(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(xy, conf)`` of row ``i``, or None for a clip stored without poses."""
-        batch = self._batch()
-        if batch is not None:
-            return batch[i]
+    def arrays(self, i: int, *, only: bool = False, copy: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(xy, conf)`` of row ``i``, or None for a clip stored without poses. ``only``: decode
+        just this row (random access), not the whole read on first use (streaming); ``copy``:
+        arrays of their own, not views into the decoded read (which a cache keeps)."""
+        if copy:
+            batch = self._batch()
+            if batch is not None:
+                arrays = batch[i]
+                return None if arrays is None else (arrays[0].copy(), arrays[1].copy())
+        elif only and self._decoded is None:
+            v, t = self.values, self.table
+            try:
+                self.limits.check_shapes(v["n_frames"][i:i + 1], v["n_persons"][i:i + 1],
+                                         v["n_points"][i:i + 1], v["clip_id"][i:i + 1], self.source)
+                return codec.decode_batch(
+                    t.column("xy").slice(i, 1), t.column("conf").slice(i, 1), t.column("xy_escapes").slice(i, 1),
+                    *(v[name][i:i + 1] for name in ("n_frames", "n_persons", "n_points", "xy_step",
+                                                    "conf_scale", "width", "height")))[0]
+            except (ValueError, TypeError, IndexError, InputError):
+                pass   # the row-by-row path below names the clip
+        else:
+            batch = self._batch()
+            if batch is not None:
+                return batch[i]
         if self._views is None:
             self._views = tuple(_binary_views(self.table.column(c)) for c in ("xy", "conf", "xy_escapes"))
         xy, conf, escapes = self._views
@@ -170,8 +273,8 @@ class PoseRows:
         except (ValueError, TypeError) as exc:
             raise InputError(self.source, f"clip {v['clip_id'][i]!r}: damaged pose row ({exc})") from None
 
-    def pose(self, i: int) -> PoseSeq | None:
-        arrays = self.arrays(i)
+    def pose(self, i: int, *, only: bool = False, copy: bool = False) -> PoseSeq | None:
+        arrays = self.arrays(i, only=only, copy=copy)
         if arrays is None:
             return None
         v = self.values
@@ -201,6 +304,7 @@ class Corpus:
         self.shards = list_shards(self.root / schema.CLIPS_DIR)
         self.limits = limits or ReadLimits()
         self._files = _Files(open_files)
+        self._pose_files: dict[tuple[int, str], Path] = {}
         self._index: IdIndex | None = None
         self._locked = _locked   # the caller (a writer) holds the corpus lock
 
@@ -218,12 +322,24 @@ class Corpus:
     def poses_path(self, shard: int, field: str | None = None) -> Path:
         return self.root / schema.POSES_DIR / (field or self.field or "") / schema.shard_name(shard)
 
+    def _pose_file(self, shard: int, field: str) -> Path | None:
+        """The pose file of a shard and field, None while it does not exist (found files are
+        remembered: shards are immutable, so only a missing one is looked for again)."""
+        key = (shard, field)
+        path = self._pose_files.get(key)
+        if path is None:
+            path = self.poses_path(shard, field)
+            if not path.is_file():
+                return None
+            self._pose_files[key] = path
+        return path
+
     def _read_table(self, path: Path, columns: list[str] | None = None):
-        import pyarrow.parquet as pq
-        if not path.is_file():
-            raise InputError(path, "missing shard file")
+        # Through the open-file cache: pq.read_table's dataset discovery cost ~2 ms more per
+        # shard than the read itself (0.75 ms for a 300-clip metadata shard here).
+        pf, _ = self._files.get(path)
         try:
-            return pq.read_table(path, columns=columns, memory_map=True)
+            return pf.read(columns=columns, use_threads=False)
         except _arrow_errors() as exc:
             raise InputError(path, f"corrupt or truncated Parquet file ({exc})") from None
 
@@ -261,12 +377,12 @@ class Corpus:
     def _shard_ids(self, shard: int) -> list[str]:
         return self._read_table(self.clips_path(shard), ["clip_id"]).column("clip_id").to_pylist()
 
-    def _locate(self, clip_id: str) -> tuple[int, int, Any, int] | None:
-        """``(shard, row, row-group table, offset)`` of an id's metadata row, or None."""
+    def _locate(self, clip_id: str) -> tuple[int, int, _MetaRows, int] | None:
+        """``(shard, row, metadata rows, offset)`` of an id's metadata row, or None."""
         for shard, row in self.index.find(clip_id):
-            table, offset = self._files.read_row(self.clips_path(shard), row)
-            if table.column("clip_id")[offset].as_py() == clip_id:
-                return shard, row, table, offset
+            rows, offset = self._files.read_rows(self.clips_path(shard), row, None, None, _MetaRows)
+            if rows.clip_id(offset) == clip_id:
+                return shard, row, rows, offset
         return None
 
     # -- mapping-like access -----------------------------------------------------------------
@@ -284,16 +400,16 @@ class Corpus:
         found = self._locate(clip_id)
         if found is None:
             raise UnknownClip(self.root, f"unknown clip id {clip_id!r}")
-        shard, row, table, offset = found
-        return self._clip(shard, row, table.slice(offset, 1).to_pylist()[0])
+        shard, row, rows, offset = found
+        return self._clip(shard, row, rows.row(offset))
 
     def get(self, clip_id: str, default: Clip | None = None, *, field: str | None = None) -> Clip | None:
         """The clip (with poses of ``field``, default the corpus's default field) or ``default``."""
         found = self._locate(clip_id)
         if found is None:
             return default
-        shard, row, table, offset = found
-        return self._clip(shard, row, table.slice(offset, 1).to_pylist()[0], field)
+        shard, row, rows, offset = found
+        return self._clip(shard, row, rows.row(offset), field)
 
     def pose(self, clip_id: str, field: str | None = None) -> PoseSeq | None:
         """Only the poses of one clip."""
@@ -311,14 +427,15 @@ class Corpus:
         self._check_field(field)
         field = field or self.field
         pose = None
-        if field and self.poses_path(shard, field).is_file():   # a later field may not cover every shard yet
-            path = self.poses_path(shard, field)
-            table, offset = self._files.read_row(path, row, PoseRows.COLUMNS, guard=self.limits.check_group)
-            rows = PoseRows(table.slice(offset, 1), path, self.limits)   # convert only the one row
-            if rows.clip_id(0) != meta["clip_id"]:
-                raise InputError(path, f"row {row} holds {rows.clip_id(0)!r}, "
+        path = self._pose_file(shard, field) if field else None
+        if path is not None:   # a later field may not cover every shard yet
+            rows, offset = self._files.read_rows(path, row, PoseRows.COLUMNS, self.limits.check_group,
+                                                 lambda table, whole: PoseRows(table, path, self.limits, whole))
+            if rows.clip_id(offset) != meta["clip_id"]:
+                raise InputError(path, f"row {row} holds {rows.clip_id(offset)!r}, "
                                        f"expected {meta['clip_id']!r}: shard files out of step")
-            pose = rows.pose(0)
+            # A row group kept whole is decoded once; each access gets its own copy of the arrays.
+            pose = rows.pose(offset, copy=True) if rows.whole else rows.pose(offset, only=True)
         return Clip(**schema.clip_kwargs(meta), pose=pose)
 
     # -- streaming ---------------------------------------------------------------------------
@@ -367,8 +484,8 @@ class Corpus:
         at = 0
         for first, table in self._pose_reads(path, None if wanted is None else rows):
             pose_rows = PoseRows(table, path, self.limits)
-            for r in rows[(rows >= first) & (rows < first + table.num_rows)]:
-                offset = int(r - first)
+            for r in rows[(rows >= first) & (rows < first + table.num_rows)].tolist():   # Python ints
+                offset = r - first
                 rec = records[at]
                 at += 1
                 if pose_rows.clip_id(offset) != rec["clip_id"]:

@@ -33,19 +33,33 @@ QC_FIELDS = ("signer_frac", "left_hand_frac", "right_hand_frac", "face_frac", "m
 CLIP_ROW_GROUP = 256   # metadata rows per row group: one random access decodes at most this many
 # Pose row groups are sized by bytes: big enough to keep the footer small (opening a shard parses
 # it: ~40 us per row group here), small enough that one random access decompresses little.
-POSE_ROW_GROUP_BYTES = 256 << 10
+POSE_ROW_GROUP_BYTES = 1 << 20
+# ... and at most this many rows: a random access to a corpus of very short clips converts the
+# scalar columns of its whole row group (measured: 800 two-frame clips a group cost ~20% more CPU
+# per lookup than ~200).
+POSE_ROW_GROUP_ROWS = 256
 ZSTD_LEVEL = 9
-# zstd where the bytes are (pose payloads, free text); LZ4 for the small metadata columns, because
-# pyarrow sets up a zstd decoder per page (~70 us measured here), and a random access reads every
-# column of one row group: ~20 zstd pages would cost ~1.5 ms, LZ4 pages a few us each.
+# zstd for free text; LZ4 for the small metadata columns, because pyarrow sets up a zstd decoder
+# per page (~70 us measured here), and a random access reads every column of one row group: ~20
+# zstd pages would cost ~1.5 ms, LZ4 pages a few us each.
 ZSTD_COLUMNS = {"clips": ("text", "gloss", "qc_extra"), "poses": ("xy", "xy_escapes", "conf", "persons")}
+# The pose payloads: LZ4 by default. On the real dwpose set (benchmarks/storage.py) zstd-9 stores
+# 226 B/frame and Parquet reads it at ~0.6-0.75 us/frame; LZ4 stores ~275 B/frame (still 1/7 of
+# the release's poses.npz) and reads at ~0.25 us/frame, which is what lets decoding reach 30x the
+# npz. "zstd" stays available for archives (CorpusWriter(pose_compression="zstd")); readers take
+# either, per column chunk, from the Parquet footer (older stores are zstd).
+POSE_COMPRESSIONS = ("lz4", "zstd")
+POSE_COMPRESSION = "lz4"
 DICTIONARY_COLUMNS = {"clips": ["sign_language", "signer", "text_language", "split", "layout"], "poses": []}
 STATISTICS_COLUMNS = {"clips": True, "poses": ["clip_id", "n_frames", "n_persons"]}
 
 
-def parquet_options(table: str, names: list[str], zstd_level: int = ZSTD_LEVEL) -> dict[str, Any]:
+def parquet_options(table: str, names: list[str], zstd_level: int = ZSTD_LEVEL,
+                    pose_compression: str = POSE_COMPRESSION) -> dict[str, Any]:
     """``pyarrow.parquet.write_table`` options of the ``clips`` or ``poses`` table."""
-    zstd = set(ZSTD_COLUMNS[table])
+    if pose_compression not in POSE_COMPRESSIONS:
+        raise ValueError(f"pose_compression must be one of {POSE_COMPRESSIONS}, got {pose_compression!r}")
+    zstd = set(ZSTD_COLUMNS[table]) if table == "clips" or pose_compression == "zstd" else set()
     return {"compression": {n: "zstd" if n in zstd else "lz4" for n in names},
             "compression_level": {n: zstd_level for n in names if n in zstd},
             "use_dictionary": DICTIONARY_COLUMNS[table], "write_statistics": STATISTICS_COLUMNS[table],
@@ -55,7 +69,7 @@ def parquet_options(table: str, names: list[str], zstd_level: int = ZSTD_LEVEL) 
 def pose_row_group_size(raw_bytes: int, n_rows: int) -> int:
     """Rows per pose row group so that a group holds about POSE_ROW_GROUP_BYTES of packed poses."""
     per_row = raw_bytes / max(1, n_rows)
-    return int(max(1, min(4096, POSE_ROW_GROUP_BYTES // max(1.0, per_row))))
+    return int(max(1, min(POSE_ROW_GROUP_ROWS, POSE_ROW_GROUP_BYTES // max(1.0, per_row))))
 
 
 def shard_name(number: int) -> str:
