@@ -10,6 +10,11 @@ Design decisions (documented for the pipeline):
   i.e. the last source frame whose timestamp is ``<= k / fps``. This is correct for variable frame
   rate input; a source frame may be repeated (upsampling) or skipped (downsampling). The last source
   frame stays on screen for its own duration (or one nominal frame period when unknown).
+  Skipped frames are decoded (later frames reference them) but never converted to RGB, so at 24 fps
+  from a 30 fps source one frame in five costs the decoder only and the pipeline's model never sees
+  it. The on-screen frame rather than the nearest one keeps poses in step with what a player
+  shows beside them (the viewer, overlays); it lags the output time by less than one source frame
+  period (33 ms at 30 fps), while output times stay exactly ``k / fps``.
 * Rotation metadata (the display matrix, which ffmpeg also builds from an old ``rotate`` tag) is
   applied, so frames come out as a player would show them; horizontal/vertical flips in the matrix
   are ignored (they do not occur in phone recordings).
