@@ -358,8 +358,8 @@ class VideoProcessor:
         stats = DecodeStats()
         decoder = _Decoder(path, cfg.fps, cfg.read_ahead, cfg.read_ahead_bytes, max_side=cfg.max_side,
                            max_hold=cfg.max_hold, stats=stats)
-        # The decoder reports the video's rate and display size with its first frame (no separate
-        # probe pass: opening an HEVC file and decoding a frame twice costs ~30 ms a video).
+        # The decoder reports the video's rate and display size with its first frame: no separate
+        # probe pass that opens the file and decodes its first frame once more.
         with tempfile.TemporaryDirectory(prefix="signverse-pose-") as spill_dir:
             spill = None
             features = []
@@ -503,7 +503,7 @@ _PROCESSOR: VideoProcessor | None = None
 
 
 # What every worker imports to process its first video, whatever the backend (scipy.optimize is
-# the signer tracker's assignment: ~0.7 s of CPU to import).
+# the signer tracker's assignment: ~0.6 s of CPU to import).
 _WORKER_PRELOAD = ("signverse.pipeline.worker", "signverse.pipeline.signer", "signverse.video.decode",
                    "signverse.estimators.base", "scipy.optimize")
 
