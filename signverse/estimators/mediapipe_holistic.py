@@ -49,6 +49,8 @@ class MediaPipeHolistic:
     # Holistic tracks one person: it cannot say whether a second one is in view, so the pipeline
     # reports multi-person QC as unknown and crops the frame for ``--signer left|right|center``.
     single_person: ClassVar[bool] = True
+    # Imported once in the pipeline's fork server instead of once per worker (~1 s of CPU each).
+    preload_modules: ClassVar[tuple[str, ...]] = ("mediapipe",)
 
     def __init__(self, config: MediaPipeConfig | None = None, **options):
         self.config = config or MediaPipeConfig(**options)
@@ -86,6 +88,11 @@ class MediaPipeHolistic:
             # still intact (closing it from __del__ during shutdown deadlocks MediaPipe).
             self._finalizer = weakref.finalize(self, self._graph.close)
         return self._graph
+
+    def load(self) -> None:
+        """Build the graph now (else the first frame does): the pipeline calls this while its
+        decoder thread reads the first frames, so model loading and decoding overlap."""
+        self._holistic()
 
     def _one(self, rgb: np.ndarray) -> FramePoses:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:

@@ -9,14 +9,14 @@ replaced, so the run goes on.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from collections import deque
 from typing import Any, Protocol
 
 from signverse.core.errors import SignverseError, require
 from signverse.core.records import VideoRecord
-from signverse.pipeline.worker import ExtractConfig, VideoProcessor, VideoResult, init_worker, run_in_worker
+from signverse.pipeline.worker import (ExtractConfig, VideoProcessor, VideoResult, init_worker, run_in_worker,
+                                       worker_process_context)
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +121,17 @@ class LocalExecutor:
         self.log_dir = log_dir
         self.slots = workers or default_workers()
         self._pool = None
+        self._context = worker_process_context(config)   # starts the fork server's imports now
         self._futures: dict[Any, VideoRecord] = {}
         self._ready: deque[tuple[VideoRecord, VideoResult]] = deque()
 
     def _ensure_pool(self):
         if self._pool is None:
             from concurrent.futures import ProcessPoolExecutor
-            # spawn: a fresh interpreter per worker; forking a parent that holds threads (progress
-            # bar, prefetcher, SQLite) is unsafe, and MediaPipe graphs must not be inherited.
-            self._pool = ProcessPoolExecutor(max_workers=self.slots,
-                                             mp_context=multiprocessing.get_context("spawn"),
+            # Never a fork of this parent: forking a process that holds threads (progress bar,
+            # prefetcher, SQLite) is unsafe, and MediaPipe graphs must not be inherited. Workers
+            # fork from a clean fork server with the heavy imports done (else spawn).
+            self._pool = ProcessPoolExecutor(max_workers=self.slots, mp_context=self._context,
                                              initializer=init_worker, initargs=(self.config, self.log_dir))
         return self._pool
 

@@ -331,12 +331,11 @@ class VideoProcessor:
 
     def _process(self, record: VideoRecord) -> VideoResult:
         import tempfile
-        from signverse.video import DecodeStats, probe
+        from signverse.video import DecodeStats
         cfg = self.config
         if not record.path:
             raise SignverseError(f"{record.video_id}: no local file (no path, and no url was fetched)")
         path = str(record.path)
-        info = probe(path)
         warnings: list[str] = []
         tracks: list[_Track] = []
         for cap in record.captions:
@@ -359,16 +358,20 @@ class VideoProcessor:
         stats = DecodeStats()
         decoder = _Decoder(path, cfg.fps, cfg.read_ahead, cfg.read_ahead_bytes, max_side=cfg.max_side,
                            max_hold=cfg.max_hold, stats=stats)
-        fps = cfg.fps or info.fps or 25.0
-        width, height = info.width, info.height
+        # The decoder reports the video's rate and display size with its first frame: no separate
+        # probe pass that opens the file and decodes its first frame once more.
         with tempfile.TemporaryDirectory(prefix="signverse-pose-") as spill_dir:
             spill = None
             features = []
             times = array("d")   # 8 bytes a frame (a list of floats costs 32)
             infer = 0.0
             decoder.start()
+            load = getattr(est, "load", None)
+            if load is not None:   # build the model while the decoder reads the first frames
+                load()
             try:
                 for batch in decoder.batches(cfg.batch_frames):
+                    width, height = stats.width, stats.height
                     rgbs = [rgb for _, _, rgb in batch]
                     h, w = rgbs[0].shape[:2]
                     x0, x1 = _crop_box(w, cfg.signer) if one_person else (0, w)
@@ -388,6 +391,7 @@ class VideoProcessor:
                 decoder.finish()
             if spill is None or not times:
                 raise SignverseError(f"{path}: no video frame could be decoded")
+            fps = cfg.fps or stats.fps or 25.0
             spill.close()
             warnings += stats.warnings
             n_frames = spill.n_frames
@@ -496,6 +500,39 @@ def _one_line(text: str) -> str:
 
 # -- process-global processor, so each worker process loads its model once ----------------------
 _PROCESSOR: VideoProcessor | None = None
+
+
+# What every worker imports to process its first video, whatever the backend (scipy.optimize is
+# the signer tracker's assignment: ~0.6 s of CPU to import).
+_WORKER_PRELOAD = ("signverse.pipeline.worker", "signverse.pipeline.signer", "signverse.video.decode",
+                   "signverse.estimators.base", "scipy.optimize")
+
+
+def worker_process_context(config: ExtractConfig):
+    """The ``multiprocessing`` context local worker processes start from.
+
+    Where the platform has it, a fork server: one clean process (no threads, no model, started
+    from a fresh interpreter like ``spawn``) that imports the pipeline and the backend's heavy
+    modules once (the estimator's ``preload_modules``, e.g. ``mediapipe``: ~1 s of CPU) and forks
+    every worker from there, so workers start with those imports done instead of repeating them.
+    Models are still built in each worker, never inherited. Elsewhere: ``spawn``.
+    The server starts here, so its imports overlap with whatever the caller does next.
+    """
+    import multiprocessing
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    modules = list(_WORKER_PRELOAD)
+    try:
+        from signverse.estimators import _factory
+        modules += list(getattr(_factory(config.backend), "preload_modules", ()))
+    except SignverseError:   # an unknown backend fails later, in the worker, with its reason
+        pass
+    # Only the first call in a process decides what the server preloads (it then keeps running).
+    ctx.set_forkserver_preload(modules)
+    from multiprocessing import forkserver
+    forkserver.ensure_running()
+    return ctx
 
 
 def init_worker(config: ExtractConfig, log_dir: str | None = None) -> None:

@@ -10,6 +10,11 @@ Design decisions (documented for the pipeline):
   i.e. the last source frame whose timestamp is ``<= k / fps``. This is correct for variable frame
   rate input; a source frame may be repeated (upsampling) or skipped (downsampling). The last source
   frame stays on screen for its own duration (or one nominal frame period when unknown).
+  Skipped frames are decoded (later frames reference them) but never converted to RGB, so at 24 fps
+  from a 30 fps source one frame in five costs the decoder only and the pipeline's model never sees
+  it. The on-screen frame rather than the nearest one keeps poses in step with what a player
+  shows beside them (the viewer, overlays); it lags the output time by less than one source frame
+  period (33 ms at 30 fps), while output times stay exactly ``k / fps``.
 * Rotation metadata (the display matrix, which ffmpeg also builds from an old ``rotate`` tag) is
   applied, so frames come out as a player would show them; horizontal/vertical flips in the matrix
   are ignored (they do not occur in phone recordings).
@@ -82,7 +87,9 @@ class DecodeStats:
     ``source_frames``: frames the decoder produced; ``expected_frames``: the container's frame
     count (0 when it does not store one); ``emitted``: frames ``decode`` yielded; ``gaps``:
     ``(time_s, missing_s)`` per timestamp jump longer than ``max_hold``; ``stopped``: the
-    decoder error that ended decoding early, if any.
+    decoder error that ended decoding early, if any. ``fps`` (the container's average rate, 0 when
+    unknown), ``width`` and ``height`` (the display size, as ``probe`` reports it) are set once
+    the first frame is decoded, so a caller that decodes anyway needs no ``probe`` pass.
     """
 
     source_frames: int = 0
@@ -90,6 +97,9 @@ class DecodeStats:
     emitted: int = 0
     gaps: list[tuple[float, float]] = field(default_factory=list)
     stopped: str | None = None
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
 
     @property
     def truncated(self) -> bool:
@@ -263,6 +273,7 @@ def _iter_source(path: str | Path, strict: bool, stats: DecodeStats, *, quiet: b
     rotation = _stream_rotation(stream)
     rate = stream.average_rate or stream.guessed_rate
     nominal = 1.0 / float(rate) if rate else None
+    stats.fps = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0.0)
     n_ok = 0
     last_time = -np.inf
     try:
@@ -289,9 +300,14 @@ def _iter_source(path: str | Path, strict: bool, stats: DecodeStats, *, quiet: b
             if frame.duration and frame.time_base is not None:
                 duration = float(frame.duration * frame.time_base)
             tick = float(frame.time_base) if frame.time_base is not None else 0.0
+            frame_rotation = _frame_rotation(frame, rotation)
+            if n_ok == 0:
+                turned = frame_rotation in (90, 270)
+                stats.width, stats.height = ((frame.height, frame.width) if turned
+                                             else (frame.width, frame.height))
             n_ok += 1
             stats.source_frames = n_ok
-            yield time, duration or nominal, frame, _frame_rotation(frame, rotation), tick
+            yield time, duration or nominal, frame, frame_rotation, tick
     finally:
         container.close()
     if n_ok == 0:
