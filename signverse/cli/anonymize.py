@@ -13,10 +13,13 @@ def register(sub) -> None:
                     "JSON, ISLR npz folder). Missing points stay missing.")
     p.add_argument("src", metavar="SRC")
     p.add_argument("dst", metavar="DST")
-    p.add_argument("--method", default="canonical-tempo", choices=("canonical-tempo", "canonical"),
-                   help="canonical-tempo (default): also remove tracking jitter (1/6 s low-pass) "
-                        "and the signer's tempo (constant speed along the same path); "
-                        "canonical: the skeleton only, timing untouched")
+    p.add_argument("--method", default="canonical-dominant",
+                   choices=("canonical-dominant", "canonical-tempo", "canonical"),
+                   help="canonical-dominant (default): canonical-tempo, and each sequence mirrored "
+                        "when its left hand leads, so the dominant hand is always in the right-hand "
+                        "slots; canonical-tempo: the skeleton, then tracking jitter (1/6 s "
+                        "low-pass) and the signer's tempo (constant speed along the same path) "
+                        "removed; canonical: the skeleton only, timing untouched")
     p.add_argument("--jitter", type=float, default=0.0, metavar="F",
                    help="per-sequence random scaling of bone lengths and placement, e.g. 0.05")
     p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",

@@ -15,7 +15,8 @@ def register(sub) -> None:
     a.add_argument("data", metavar="DATA")
     a.add_argument("--json", action="store_true", help="print the result as JSON")
     a.add_argument("--figure", metavar="PNG", help="write the bone-length fingerprint figure here")
-    a.add_argument("--method", default="canonical-tempo", choices=("canonical-tempo", "canonical"),
+    a.add_argument("--method", default="canonical-dominant",
+                   choices=("canonical-dominant", "canonical-tempo", "canonical"),
                    help="anonymisation method (see anonymize)")
     a.add_argument("--jitter", type=float, default=0.0, help="anonymisation jitter (see anonymize)")
     a.add_argument("--rotate", type=float, default=0.0, help="anonymisation rotation, degrees")

@@ -38,7 +38,7 @@ def same_kind(src: Path) -> str:
     return {"folder": "pose", "release": "signverse2m", "corpus": "corpus"}[kind]
 
 
-def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical-tempo",
+def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical-dominant",
                    jitter: float = 0.0, rotate: float = 0.0, seed: int = 0,
                    canonical: str | Path | None = None,
                    save_canonical: str | Path | None = None) -> AnonymizeReport:

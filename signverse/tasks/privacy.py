@@ -69,13 +69,18 @@ def anonymize_all(data: AuditData, *, method: str | None = None, jitter: float =
             for p, n in zip(data.poses, names)]
 
 
+def version_features(poses: Sequence[PoseSeq]) -> np.ndarray:
+    """The probe's features (``sequence_features``) of every pose, one row each."""
+    from signverse.metrics.privacy import sequence_features
+    return np.stack([sequence_features(p) for p in poses])
+
+
 def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0, rotate: float = 0.0,
           figure: str | Path | None = None, anonymized: list[PoseSeq] | None = None) -> dict:
     """Re-identification top-1 on raw / normalized / anonymized data, with chance, the per-probe
     figures and the bone-length fingerprint; strict JSON (null for what could not be measured).
     ``anonymized``: the anonymised poses if already made (else ``anonymize_all``)."""
-    from signverse.metrics.privacy import (bone_ratio_fingerprint, reid_top1, sequence_features,
-                                           split_per_signer)
+    from signverse.metrics.privacy import bone_ratio_fingerprint, reid_top1, split_per_signer
     from signverse.ops.anonymize import DEFAULT_METHOD
     from signverse.ops.normalize import normalize
 
@@ -99,10 +104,8 @@ def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0, ro
         "normalized": [normalize(p)[0] for p in data.poses],
         "anonymized": [normalize(p)[0] for p in anonymized],
     }
-    probes = {}
-    for name, poses in versions.items():
-        features = np.stack([sequence_features(p) for p in poses])
-        probes[name] = reid_top1(features, data.signers, train, test)
+    probes = {name: reid_top1(version_features(poses), data.signers, train, test)
+              for name, poses in versions.items()}
     fingerprint = {
         "normalized": reid_top1(np.stack([bone_ratio_fingerprint(p) for p in data.poses]),
                                 data.signers, train, test),

@@ -119,3 +119,38 @@ def test_unknown_method_is_refused():
     pose = arm_on_path(np.linspace(0, 1, 5))
     with pytest.raises(SignverseError, match="unknown anonymisation method"):
         anonymize(pose, None, method="blur")    # type: ignore[arg-type]
+
+
+def test_dominant_right_mirrors_a_left_handed_sequence_and_invents_nothing():
+    """The arm on the path is the right arm; as the left arm (mirrored) it leads, so
+    ``dominant_right`` mirrors it back: the moving arm comes out in the right-arm slots, the
+    still shoulder line stays, and the points missing before are the (mirrored) missing ones."""
+    from signverse.ops.anonymize import dominant_right, hand_activity
+    from signverse.ops.augment import flip
+    right = arm_on_path(np.linspace(0, 1, 12))
+    xy = right.xy.copy()
+    xy[4, 0, get_layout(LAYOUT).anchor("right_elbow")] = np.nan
+    right = right.replace(xy=xy, conf=np.isfinite(xy[..., 0]).astype(np.float32))
+    left = flip(right)
+    assert hand_activity(left, "left") > hand_activity(left, "right") == 0.0
+    assert dominant_right(right) is right                         # already right-dominant
+    out = dominant_right(left)
+    assert np.allclose(out.xy, right.xy, equal_nan=True)          # flip is its own inverse
+    assert np.array_equal(np.isnan(out.xy[..., 0]), np.isnan(right.xy[..., 0]))
+
+
+def test_default_method_puts_the_leading_hand_right_with_canonical_bones():
+    from signverse.ops.anonymize import DEFAULT_METHOD, canonical_target, hand_activity
+    from signverse.ops.augment import flip
+    from signverse.ops.retarget import bone_length_error
+    right = arm_on_path(np.linspace(0, 1, 12))
+    left = flip(right)
+    target = canonical_target([right, left])
+    assert DEFAULT_METHOD == "canonical-dominant"
+    for src in (right, left):
+        out = anonymize(src, target)
+        assert hand_activity(out, "right") > hand_activity(out, "left")
+        assert np.max(bone_length_error(out, target)) < 1e-4
+        assert np.array_equal(np.isnan(out.xy[..., 0]).all(0), np.isnan(right.xy[..., 0]).all(0))
+    # the older methods leave the hands where they are
+    assert hand_activity(anonymize(left, target, method="canonical-tempo"), "left") > 0
