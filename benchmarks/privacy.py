@@ -2,7 +2,7 @@
 each costs sign recognition, and which parts of the pose still identify people (an ablation).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/privacy.py [--data ../shared/data/islr]
-        [--rows canonical-dominant,canonical,canonical-tempo,canonical-dominant:0.05:10]
+        [--rows canonical-dominant,canonical-tempo,canonical-dominant:0:0,canonical-dominant:0.05:10]
         [--no-ablation] [--figure fingerprint.png] [--cache DIR] [--json]
 
 Data: the shared ISLR-MP DEV folder (51 real signers, 1940 sequences, MediaPipe Holistic).
@@ -39,7 +39,7 @@ from signverse.tasks.splits import kfold_by_signer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STEPS = 8
-ROWS = f"{DEFAULT_METHOD},canonical,canonical-tempo,{DEFAULT_METHOD}:0.05:10"
+ROWS = f"{DEFAULT_METHOD},canonical-tempo,{DEFAULT_METHOD}:0:0,{DEFAULT_METHOD}:0.05:10"
 
 
 def sign_features(pose: PoseSeq) -> np.ndarray:
@@ -78,9 +78,10 @@ def islr_top1(features: np.ndarray, data: AuditData, samples, folds: int = 5) ->
     return {"top1": round(correct / total, 4), "per_fold": [round(v, 4) for v in per_fold]}
 
 
-def parse_row(row: str) -> tuple[str, float, float]:
+def parse_row(row: str) -> tuple[str, float, float | None]:
+    """``METHOD`` (the method's own rotation) or ``METHOD:JITTER:ROTATE``."""
     method, *rest = row.split(":")
-    jitter, rotate = (float(rest[0]), float(rest[1])) if rest else (0.0, 0.0)
+    jitter, rotate = (float(rest[0]), float(rest[1])) if rest else (0.0, None)
     return method, jitter, rotate
 
 
@@ -136,7 +137,7 @@ def main() -> int:
         figures["islr_drop"] = round(result["islr_original"]["top1"] - figures["islr"]["top1"], 4)
         figures["ratio"] = round(figures["reid"] / result["audit"]["reid_top1"]["normalized"], 4)
         result["rows"][row] = figures
-        if method == DEFAULT_METHOD and not jitter and not rotate and "targets" not in result:
+        if method == DEFAULT_METHOD and not jitter and rotate is None and "targets" not in result:
             result["targets"] = {"row": row, "reid_anonymized_over_normalized": figures["ratio"],
                                  "reid_target_met": figures["ratio"] <= 0.5,
                                  "islr_drop": figures["islr_drop"],

@@ -22,8 +22,9 @@ def register(sub) -> None:
                         "removed; canonical: the skeleton only, timing untouched")
     p.add_argument("--jitter", type=float, default=0.0, metavar="F",
                    help="per-sequence random scaling of bone lengths and placement, e.g. 0.05")
-    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
-                   help="per-sequence constant random turn of every bone, in degrees, e.g. 5")
+    p.add_argument("--rotate", type=float, default=None, metavar="DEG",
+                   help="per-sequence constant random turn of every bone, in degrees (default: "
+                        "5 for canonical-dominant, 0 for the others)")
     p.add_argument("--seed", type=int, default=0, help="seed of the per-sequence randomisation")
     p.add_argument("--canonical", metavar="JSON", help="use this saved canonical skeleton")
     p.add_argument("--save-canonical", metavar="JSON", help="save the canonical skeleton here")

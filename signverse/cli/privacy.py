@@ -19,7 +19,8 @@ def register(sub) -> None:
                    choices=("canonical-dominant", "canonical-tempo", "canonical"),
                    help="anonymisation method (see anonymize)")
     a.add_argument("--jitter", type=float, default=0.0, help="anonymisation jitter (see anonymize)")
-    a.add_argument("--rotate", type=float, default=0.0, help="anonymisation rotation, degrees")
+    a.add_argument("--rotate", type=float, default=None,
+                   help="anonymisation rotation, degrees (default: the method's, see anonymize)")
     a.set_defaults(handler=run)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 

@@ -39,7 +39,7 @@ def same_kind(src: Path) -> str:
 
 
 def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical-dominant",
-                   jitter: float = 0.0, rotate: float = 0.0, seed: int = 0,
+                   jitter: float = 0.0, rotate: float | None = None, seed: int = 0,
                    canonical: str | Path | None = None,
                    save_canonical: str | Path | None = None) -> AnonymizeReport:
     """Anonymise every sequence under ``src`` into ``dst`` (see the module docstring).

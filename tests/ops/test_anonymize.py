@@ -154,3 +154,30 @@ def test_default_method_puts_the_leading_hand_right_with_canonical_bones():
         assert np.array_equal(np.isnan(out.xy[..., 0]).all(0), np.isnan(right.xy[..., 0]).all(0))
     # the older methods leave the hands where they are
     assert hand_activity(anonymize(left, target, method="canonical-tempo"), "left") > 0
+
+
+def test_default_method_turns_each_sequence_a_little_and_reproducibly():
+    """``canonical-dominant`` applies its own per-sequence turn (``METHOD_ROTATE``, 5 degrees)
+    unless told ``rotate=0``; the same seed gives the same output, another seed another turn;
+    the other methods turn nothing unless asked."""
+    from signverse.ops.anonymize import METHOD_ROTATE, canonical_target, method_rotate
+    from signverse.ops.retarget import bone_vectors
+    assert method_rotate("canonical-dominant") == METHOD_ROTATE["canonical-dominant"] == 5.0
+    assert method_rotate("canonical-tempo") == 0.0 and method_rotate("canonical-dominant", 0) == 0.0
+    src = arm_on_path(np.linspace(0, 1, 12))
+    target = canonical_target([src])
+    still = anonymize(src, target, rotate=0.0, seed=3)
+    a, b = anonymize(src, target, seed=3), anonymize(src, target, seed=3)
+    c = anonymize(src, target, seed=4)
+    assert np.array_equal(a.xy, b.xy, equal_nan=True) and not np.allclose(a.xy, c.xy, equal_nan=True)
+
+    def angles(pose):
+        v = bone_vectors(pose)
+        return np.degrees(np.arctan2(v[..., 1], v[..., 0]))
+    turn = np.abs((angles(a) - angles(still) + 180) % 360 - 180)
+    turn = turn[np.isfinite(turn)]
+    assert 0.1 < np.median(turn) < 20                 # a few degrees, not a different pose
+    assert np.array_equal(np.isnan(a.xy), np.isnan(still.xy))
+    tempo = anonymize(src, target, method="canonical-tempo", seed=3)
+    assert np.allclose(tempo.xy, anonymize(src, target, method="canonical-tempo", seed=4).xy,
+                       equal_nan=True)
