@@ -137,6 +137,8 @@ def main() -> int:
         figures["islr_drop"] = round(result["islr_original"]["top1"] - figures["islr"]["top1"], 4)
         figures["ratio"] = round(figures["reid"] / result["audit"]["reid_top1"]["normalized"], 4)
         result["rows"][row] = figures
+        # progress on stderr: a long run under contention still shows what it has measured
+        print(f"{row}: {json.dumps(figures, allow_nan=False)}", file=sys.stderr, flush=True)
         if method == DEFAULT_METHOD and not jitter and rotate is None and "targets" not in result:
             result["targets"] = {"row": row, "reid_anonymized_over_normalized": figures["ratio"],
                                  "reid_target_met": figures["ratio"] <= 0.5,
