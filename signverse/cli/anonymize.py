@@ -15,9 +15,10 @@ def register(sub) -> None:
     p.add_argument("dst", metavar="DST")
     p.add_argument("--method", default="canonical-dominant",
                    choices=("canonical-dominant", "canonical-tempo", "canonical"),
-                   help="canonical-dominant (default): canonical-tempo, and each sequence mirrored "
-                        "when its left hand leads, so the dominant hand is always in the right-hand "
-                        "slots; canonical-tempo: the skeleton, then tracking jitter (1/6 s "
+                   help="canonical-dominant (default): canonical-tempo, each sequence mirrored "
+                        "when its left hand leads (the dominant hand always in the right-hand "
+                        "slots) and every bone turned by a seeded random angle per sequence (5 "
+                        "degrees, see --rotate); canonical-tempo: the skeleton, then tracking jitter (1/6 s "
                         "low-pass) and the signer's tempo (constant speed along the same path) "
                         "removed; canonical: the skeleton only, timing untouched")
     p.add_argument("--jitter", type=float, default=0.0, metavar="F",

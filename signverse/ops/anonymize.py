@@ -55,7 +55,7 @@ METHODS = ("canonical-dominant", "canonical-tempo", "canonical")
 DEFAULT_METHOD = "canonical-dominant"
 # Per-sequence constant random turn of every bone (degrees, standard deviation) each method
 # applies unless told otherwise: ``canonical-dominant`` blurs habitual posture by 5 degrees
-# (measured on the shared ISLR data: re-identification 0.649 -> 0.615 for 0.004 of ISLR top-1).
+# (measured on the shared ISLR data: re-identification 0.649 -> 0.616 for 0.003 of ISLR top-1).
 METHOD_ROTATE = {"canonical-dominant": 5.0}
 # Low-pass window of ``canonical-tempo`` in seconds (5 frames at 30 fps).
 SMOOTH_SECONDS = 1 / 6

@@ -75,8 +75,9 @@ def version_features(poses: Sequence[PoseSeq]) -> np.ndarray:
     return np.stack([sequence_features(p) for p in poses])
 
 
-def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0, rotate: float | None = None,
-          figure: str | Path | None = None, anonymized: list[PoseSeq] | None = None) -> dict:
+def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
+          rotate: float | None = None, figure: str | Path | None = None,
+          anonymized: list[PoseSeq] | None = None) -> dict:
     """Re-identification top-1 on raw / normalized / anonymized data, with chance, the per-probe
     figures and the bone-length fingerprint; strict JSON (null for what could not be measured).
     ``anonymized``: the anonymised poses if already made (else ``anonymize_all``)."""
