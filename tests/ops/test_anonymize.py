@@ -157,12 +157,12 @@ def test_default_method_puts_the_leading_hand_right_with_canonical_bones():
 
 
 def test_default_method_turns_each_sequence_a_little_and_reproducibly():
-    """``canonical-dominant`` applies its own per-sequence turn (``METHOD_ROTATE``, 5 degrees)
+    """``canonical-dominant`` applies its own per-sequence turn (``METHOD_ROTATE``)
     unless told ``rotate=0``; the same seed gives the same output, another seed another turn;
     the other methods turn nothing unless asked."""
     from signverse.ops.anonymize import METHOD_ROTATE, canonical_target, method_rotate
     from signverse.ops.retarget import bone_vectors
-    assert method_rotate("canonical-dominant") == METHOD_ROTATE["canonical-dominant"] == 5.0
+    assert method_rotate("canonical-dominant") == METHOD_ROTATE["canonical-dominant"] > 0
     assert method_rotate("canonical-tempo") == 0.0 and method_rotate("canonical-dominant", 0) == 0.0
     src = arm_on_path(np.linspace(0, 1, 12))
     target = canonical_target([src])
