@@ -1,18 +1,21 @@
-"""Privacy benchmark: signer re-identification before and after anonymisation, and what the
-anonymisation costs sign recognition.
+"""Privacy benchmark: signer re-identification before and after each anonymisation method, what
+each costs sign recognition, and which parts of the pose still identify people (an ablation).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/privacy.py [--data ../shared/data/islr]
-        [--method canonical-tempo|canonical] [--jitter 0.05 --rotate 10]
-        [--figure fingerprint.png] [--cache DIR] [--json]
+        [--rows canonical-dominant,canonical-tempo,canonical-dominant:0:0,canonical-dominant:0.05:10]
+        [--no-ablation] [--figure fingerprint.png] [--cache DIR] [--json]
 
 Data: the shared ISLR-MP DEV folder (51 real signers, 1940 sequences, MediaPipe Holistic).
 Re-identification: ``signverse.tasks.privacy.audit`` (every second sequence of each (signer,
 sign) held out; ridge classifiers (alpha 10 and 1) and cosine 1-NN on per-point position
-mean/std and presence, the best reported) on raw, normalised and anonymised poses, plus the bone-length fingerprint.
+mean/std and presence, the best reported) on raw, normalised and each row's anonymised poses,
+plus the bone-length fingerprint, plus the same probes on the recogniser's own input (below).
 Utility: unseen-signer ISLR top-1, 5 signer-disjoint folds (``kfold_by_signer``), a classical
 classifier (ridge, closed form) on normalised arm and hand trajectories (8 time steps, hand
 shapes relative to the wrist, presence), trained and tested on the original poses and then on
-the anonymised ones (train and test both anonymised).
+each row's anonymised ones (train and test both anonymised).
+A row is ``METHOD[:JITTER:ROTATE_DEG]``; the first row that is the default method gets the
+targets and the ablation (re-identification from each part of the pose alone and without it).
 """
 from __future__ import annotations
 
@@ -26,13 +29,17 @@ import numpy as np
 
 from signverse.core.pose import PoseSeq
 from signverse.layouts import get_layout
-from signverse.metrics.privacy import ridge_predict
+from signverse.metrics.privacy import (bone_ratio_fingerprint, feature_groups, group_ablation,
+                                       reid_top1, ridge_predict, split_per_signer)
+from signverse.ops.anonymize import DEFAULT_METHOD
 from signverse.ops.normalize import normalize
-from signverse.tasks.privacy import AuditData, anonymize_all, audit, audit_data_from_samples
+from signverse.tasks.privacy import (AuditData, anonymize_all, audit, audit_data_from_samples,
+                                     version_features)
 from signverse.tasks.splits import kfold_by_signer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STEPS = 8
+ROWS = f"{DEFAULT_METHOD},canonical-tempo,{DEFAULT_METHOD}:0:0,{DEFAULT_METHOD}:0.05:10"
 
 
 def sign_features(pose: PoseSeq) -> np.ndarray:
@@ -52,8 +59,11 @@ def sign_features(pose: PoseSeq) -> np.ndarray:
     return np.concatenate([np.nan_to_num(feats).ravel(), present]).astype(np.float32)
 
 
-def islr_top1(poses: list[PoseSeq], data: AuditData, samples, folds: int = 5) -> dict:
-    features = np.stack([sign_features(normalize(p)[0]) for p in poses])
+def recogniser_features(poses: list[PoseSeq]) -> np.ndarray:
+    return np.stack([sign_features(normalize(p)[0]) for p in poses])
+
+
+def islr_top1(features: np.ndarray, data: AuditData, samples, folds: int = 5) -> dict:
     labels = np.asarray(data.labels)
     index = {s.sample_id: i for i, s in enumerate(samples)}
     correct, total, per_fold = 0, 0, []
@@ -68,16 +78,25 @@ def islr_top1(poses: list[PoseSeq], data: AuditData, samples, folds: int = 5) ->
     return {"top1": round(correct / total, 4), "per_fold": [round(v, 4) for v in per_fold]}
 
 
+def parse_row(row: str) -> tuple[str, float, float | None]:
+    """``METHOD`` (the method's own rotation) or ``METHOD:JITTER:ROTATE``."""
+    method, *rest = row.split(":")
+    jitter, rotate = (float(rest[0]), float(rest[1])) if rest else (0.0, None)
+    return method, jitter, rotate
+
+
+def _round(d: dict) -> dict:
+    return {k: round(float(v), 4) for k, v in d.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "islr"))
-    parser.add_argument("--method", default="canonical-tempo",
-                        choices=("canonical-tempo", "canonical"))
-    parser.add_argument("--jitter", type=float, default=0.0)
-    parser.add_argument("--rotate", type=float, default=0.0)
-    parser.add_argument("--figure", help="write the bone-length fingerprint figure here")
+    parser.add_argument("--rows", default=ROWS, help=f"comma-separated METHOD[:JITTER:ROTATE] (default {ROWS})")
+    parser.add_argument("--no-ablation", action="store_true", help="skip the per-part ablation")
+    parser.add_argument("--figure", help="write the bone-length fingerprint figure (first row) here")
     parser.add_argument("--cache", help="keep decompressed ISLR arrays here between runs")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="indented JSON instead of the table")
     args = parser.parse_args()
     from signverse.data.mediapipe import load_islr
     if not Path(args.data).is_dir():
@@ -85,26 +104,98 @@ def main() -> int:
     start = time.perf_counter()
     samples = load_islr(args.data, cache_dir=args.cache, workers=2)
     data = audit_data_from_samples(samples)
-    loaded = time.perf_counter()
-    anonymized = anonymize_all(data, method=args.method, jitter=args.jitter, rotate=args.rotate)
-    anonymised_at = time.perf_counter()
-    result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate, figure=args.figure,
-                   anonymized=anonymized)
-    result["islr_unseen_signer"] = {
-        "classifier": "ridge on normalised arm/hand trajectories, 5 signer-disjoint folds",
-        "original": islr_top1(data.poses, data, samples),
-        "anonymized": islr_top1(anonymized, data, samples),
-    }
-    drop = result["islr_unseen_signer"]["original"]["top1"] - result["islr_unseen_signer"]["anonymized"]["top1"]
-    result["islr_unseen_signer"]["drop"] = round(drop, 4)
-    ratio = result["reid_top1"]["anonymized"] / result["reid_top1"]["normalized"]
-    result["targets"] = {"reid_anonymized_over_normalized": round(ratio, 4),
-                         "reid_target_met": ratio <= 0.5, "islr_drop_target_met": drop <= 0.02}
-    result["seconds"] = {"load": round(loaded - start, 1),
-                         "anonymize": round(anonymised_at - loaded, 1),
-                         "audit_and_islr": round(time.perf_counter() - anonymised_at, 1)}
-    print(json.dumps(result, indent=1 if args.json else None, allow_nan=False))
+    train, test = split_per_signer(data.signers, data.labels)
+    original_rec = recogniser_features(data.poses)
+    result: dict = {"islr_classifier": "ridge (alpha 100) on normalised arm/hand trajectories, "
+                                       "5 signer-disjoint folds",
+                    "islr_original": islr_top1(original_rec, data, samples),
+                    "reid_recogniser_input_original": _round(reid_top1(original_rec, data.signers,
+                                                                        train, test)),
+                    "rows": {}}
+    result["seconds"] = {"load": round(time.perf_counter() - start, 1)}
+    for row in args.rows.split(","):
+        method, jitter, rotate = parse_row(row)
+        began = time.perf_counter()
+        anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate)
+        made = time.perf_counter()
+        figures = {"anonymize_seconds": round(made - began, 1)}
+        if "audit" not in result:
+            result["audit"] = audit(data, method=method, jitter=jitter, rotate=rotate,
+                                    figure=args.figure, anonymized=anonymized)
+            probes = result["audit"]["reid_top1_by_probe"]["anonymized"]
+            figures["fingerprint"] = result["audit"]["fingerprint_top1"]["anonymized"]
+        else:
+            probes = _round(reid_top1(version_features([normalize(p)[0] for p in anonymized]),
+                                      data.signers, train, test))
+            figures["fingerprint"] = round(reid_top1(np.stack([bone_ratio_fingerprint(p) for p in anonymized]),
+                                                     data.signers, train, test)["best"], 4)
+        figures["reid_by_probe"] = {k: v for k, v in probes.items() if k != "best"}
+        figures["reid"] = max(figures["reid_by_probe"].values())
+        rec = recogniser_features(anonymized)
+        figures["reid_recogniser_input"] = round(reid_top1(rec, data.signers, train, test)["best"], 4)
+        figures["islr"] = islr_top1(rec, data, samples)
+        figures["islr_drop"] = round(result["islr_original"]["top1"] - figures["islr"]["top1"], 4)
+        figures["ratio"] = round(figures["reid"] / result["audit"]["reid_top1"]["normalized"], 4)
+        result["rows"][row] = figures
+        # progress on stderr: a long run under contention still shows what it has measured
+        print(f"{row}: {json.dumps(figures, allow_nan=False)}", file=sys.stderr, flush=True)
+        if method == DEFAULT_METHOD and not jitter and rotate is None and "targets" not in result:
+            result["targets"] = {"row": row, "reid_anonymized_over_normalized": figures["ratio"],
+                                 "reid_target_met": figures["ratio"] <= 0.5,
+                                 "islr_drop": figures["islr_drop"],
+                                 "islr_drop_target_met": figures["islr_drop"] <= 0.02}
+            if not args.no_ablation:
+                result["ablation"] = ablation(data, anonymized, train, test)
+        result["seconds"][row] = round(time.perf_counter() - began, 1)
+    if args.json:
+        print(json.dumps(result, indent=1, allow_nan=False))
+    else:
+        print(table(result))
+        print(json.dumps(result, allow_nan=False))
     return 0
+
+
+def ablation(data: AuditData, anonymized: list[PoseSeq], train, test) -> dict:
+    """Re-identification from each part of the pose alone / without it, on normalised original
+    and anonymised poses (the best probe each time)."""
+    groups = feature_groups(data.poses[0].layout)
+    out = {}
+    for name, poses in (("normalized", data.poses), ("anonymized", anonymized)):
+        features = version_features([normalize(p)[0] for p in poses])
+        out[name] = {g: _round(v) for g, v in group_ablation(features, groups, data.signers,
+                                                             train, test).items()}
+    frames = np.array([[p.n_frames] for p in data.poses], np.float32)
+    out["frame_count_alone"] = round(reid_top1(frames, data.signers, train, test)["best"], 4)
+    return out
+
+
+def table(result: dict) -> str:
+    audit_ = result["audit"]
+    lines = [f"{audit_['n_signers']} signers, {audit_['n_sequences']} sequences, chance "
+             f"{audit_['chance']}; re-id raw {audit_['reid_top1']['raw']}, normalized "
+             f"{audit_['reid_top1']['normalized']}, fingerprint normalized "
+             f"{audit_['fingerprint_top1']['normalized']}; ISLR top-1 original "
+             f"{result['islr_original']['top1']}; re-id from the recogniser's input, original "
+             f"{result['reid_recogniser_input_original']['best']}", "",
+             "| row | re-id (ridge a10 / a1 / 1-NN) | / normalized | fingerprint | re-id from recogniser input | ISLR top-1 (drop) | anonymise s |",
+             "|---|---|---|---|---|---|---|"]
+    for row, f in result["rows"].items():
+        p = f["reid_by_probe"]
+        lines.append(f"| {row} | {f['reid']:.3f} ({p['ridge']:.3f} / {p['ridge_a1']:.3f} / "
+                     f"{p['nearest']:.3f}) | {f['ratio']:.2f} | {f['fingerprint']:.3f} | "
+                     f"{f['reid_recogniser_input']:.3f} | {f['islr']['top1']:.3f} "
+                     f"({f['islr_drop']:+.3f}) | {f['anonymize_seconds']:.0f} |")
+    if "ablation" in result:
+        ab = result["ablation"]
+        lines += ["", f"Ablation ({result['targets']['row']}): re-id from each part alone / "
+                      f"without it (frame count alone: {ab['frame_count_alone']})", "",
+                  "| part | normalized alone | normalized without | anonymized alone | anonymized without |",
+                  "|---|---|---|---|---|"]
+        for g in ab["anonymized"]:
+            n, a = ab["normalized"][g], ab["anonymized"][g]
+            lines.append(f"| {g} | {n['only']:.3f} | {n['without']:.3f} | {a['only']:.3f} | "
+                         f"{a['without']:.3f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

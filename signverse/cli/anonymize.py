@@ -13,14 +13,19 @@ def register(sub) -> None:
                     "JSON, ISLR npz folder). Missing points stay missing.")
     p.add_argument("src", metavar="SRC")
     p.add_argument("dst", metavar="DST")
-    p.add_argument("--method", default="canonical-tempo", choices=("canonical-tempo", "canonical"),
-                   help="canonical-tempo (default): also remove tracking jitter (1/6 s low-pass) "
-                        "and the signer's tempo (constant speed along the same path); "
-                        "canonical: the skeleton only, timing untouched")
+    p.add_argument("--method", default="canonical-dominant",
+                   choices=("canonical-dominant", "canonical-tempo", "canonical"),
+                   help="canonical-dominant (default): canonical-tempo, each sequence mirrored "
+                        "when its left hand leads (the dominant hand always in the right-hand "
+                        "slots) and every bone turned by a seeded random angle per sequence (10 "
+                        "degrees, see --rotate); canonical-tempo: the skeleton, then tracking jitter (1/6 s "
+                        "low-pass) and the signer's tempo (constant speed along the same path) "
+                        "removed; canonical: the skeleton only, timing untouched")
     p.add_argument("--jitter", type=float, default=0.0, metavar="F",
                    help="per-sequence random scaling of bone lengths and placement, e.g. 0.05")
-    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
-                   help="per-sequence constant random turn of every bone, in degrees, e.g. 5")
+    p.add_argument("--rotate", type=float, default=None, metavar="DEG",
+                   help="per-sequence constant random turn of every bone, in degrees (default: "
+                        "10 for canonical-dominant, 0 for the others)")
     p.add_argument("--seed", type=int, default=0, help="seed of the per-sequence randomisation")
     p.add_argument("--canonical", metavar="JSON", help="use this saved canonical skeleton")
     p.add_argument("--save-canonical", metavar="JSON", help="save the canonical skeleton here")

@@ -15,10 +15,12 @@ def register(sub) -> None:
     a.add_argument("data", metavar="DATA")
     a.add_argument("--json", action="store_true", help="print the result as JSON")
     a.add_argument("--figure", metavar="PNG", help="write the bone-length fingerprint figure here")
-    a.add_argument("--method", default="canonical-tempo", choices=("canonical-tempo", "canonical"),
+    a.add_argument("--method", default="canonical-dominant",
+                   choices=("canonical-dominant", "canonical-tempo", "canonical"),
                    help="anonymisation method (see anonymize)")
     a.add_argument("--jitter", type=float, default=0.0, help="anonymisation jitter (see anonymize)")
-    a.add_argument("--rotate", type=float, default=0.0, help="anonymisation rotation, degrees")
+    a.add_argument("--rotate", type=float, default=None,
+                   help="anonymisation rotation, degrees (default: the method's, see anonymize)")
     a.set_defaults(handler=run)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 

@@ -38,8 +38,8 @@ def same_kind(src: Path) -> str:
     return {"folder": "pose", "release": "signverse2m", "corpus": "corpus"}[kind]
 
 
-def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical-tempo",
-                   jitter: float = 0.0, rotate: float = 0.0, seed: int = 0,
+def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical-dominant",
+                   jitter: float = 0.0, rotate: float | None = None, seed: int = 0,
                    canonical: str | Path | None = None,
                    save_canonical: str | Path | None = None) -> AnonymizeReport:
     """Anonymise every sequence under ``src`` into ``dst`` (see the module docstring).

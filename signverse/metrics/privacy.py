@@ -40,6 +40,62 @@ def sequence_features(pose: PoseSeq, *, face_step: int = 4, person: int = 0) -> 
     return np.concatenate([mean.ravel(), np.sqrt(var).ravel(), frac]).astype(np.float32)
 
 
+# Body points by what they carry, matched on the point's name after "body." (any layout).
+_BODY_GROUPS = (
+    ("head", ("nose", "eye", "ear", "mouth", "neck")),
+    ("shoulders", ("shoulder",)),
+    ("arms", ("elbow", "wrist")),
+    ("body hand points", ("pinky", "index", "thumb")),
+    ("lower body", ("hip", "knee", "ankle", "heel", "foot")),
+)
+
+
+def feature_groups(layout: str, *, face_step: int = 4) -> dict[str, np.ndarray]:
+    """Columns of ``sequence_features`` by body part (head, shoulders, arms, body hand points,
+    lower body, face, left hand, right hand, each with its mean, spread and presence columns)
+    and by kind (``position mean``, ``position spread``, ``presence``), for ablations: which
+    part of a pose still identifies people."""
+    lay = get_layout(layout)
+    points: list[int] = []               # the points sequence_features keeps, in its order
+    part: list[str] = []
+    for comp in lay.components:
+        if not comp.drawn:
+            continue
+        sl = lay.slice(comp.name)
+        idx = np.arange(sl.start, sl.stop)
+        for k in (idx[::face_step] if comp.name == "face" else idx):
+            points.append(int(k))
+            name = lay.point_names[k].split(".", 1)[1]
+            if comp.name != "body":
+                part.append(comp.name.replace("_", " "))
+            else:
+                part.append(next((g for g, words in _BODY_GROUPS if any(w in name for w in words)),
+                                 "other body points"))
+    n = len(points)
+    kinds = {"position mean": np.arange(0, 2 * n), "position spread": np.arange(2 * n, 4 * n),
+             "presence": np.arange(4 * n, 5 * n)}
+    groups: dict[str, np.ndarray] = {}
+    for name in dict.fromkeys(part):
+        sel = np.array([i for i, p in enumerate(part) if p == name])
+        xy = np.ravel(np.stack([2 * sel, 2 * sel + 1], 1))
+        groups[name] = np.sort(np.concatenate([xy, 2 * n + xy, 4 * n + sel]))
+    groups.update(kinds)
+    return groups
+
+
+def group_ablation(features: np.ndarray, groups: dict[str, np.ndarray], signers: Sequence[str],
+                   train: np.ndarray, test: np.ndarray) -> dict[str, dict[str, float]]:
+    """Re-identification (best probe) from each group's columns alone (``only``) and from all
+    columns but the group's (``without``)."""
+    every = np.arange(features.shape[1])
+    out = {}
+    for name, cols in groups.items():
+        out[name] = {"only": reid_top1(features[:, cols], signers, train, test)["best"],
+                     "without": reid_top1(features[:, np.setdiff1d(every, cols)], signers, train,
+                                          test)["best"]}
+    return out
+
+
 def bone_ratio_fingerprint(pose: PoseSeq, *, person: int = 0) -> np.ndarray:
     """Body and hand bone lengths in shoulder widths (median over frames; NaN where unmeasured):
     the proportions of a person, with nothing of their motion."""

@@ -59,7 +59,7 @@ def _safe(value: float) -> float | None:
 
 
 def anonymize_all(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
-                  rotate: float = 0.0) -> list[PoseSeq]:
+                  rotate: float | None = None) -> list[PoseSeq]:
     """Every pose of ``data`` on the canonical skeleton of ``data`` (signers weigh equally)."""
     from signverse.ops.anonymize import DEFAULT_METHOD, anonymize, canonical_target, sequence_seed
     names = data.names if len(data.names) == len(data.poses) else [str(i) for i in range(len(data.poses))]
@@ -69,14 +69,20 @@ def anonymize_all(data: AuditData, *, method: str | None = None, jitter: float =
             for p, n in zip(data.poses, names)]
 
 
-def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0, rotate: float = 0.0,
-          figure: str | Path | None = None, anonymized: list[PoseSeq] | None = None) -> dict:
+def version_features(poses: Sequence[PoseSeq]) -> np.ndarray:
+    """The probe's features (``sequence_features``) of every pose, one row each."""
+    from signverse.metrics.privacy import sequence_features
+    return np.stack([sequence_features(p) for p in poses])
+
+
+def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
+          rotate: float | None = None, figure: str | Path | None = None,
+          anonymized: list[PoseSeq] | None = None) -> dict:
     """Re-identification top-1 on raw / normalized / anonymized data, with chance, the per-probe
     figures and the bone-length fingerprint; strict JSON (null for what could not be measured).
     ``anonymized``: the anonymised poses if already made (else ``anonymize_all``)."""
-    from signverse.metrics.privacy import (bone_ratio_fingerprint, reid_top1, sequence_features,
-                                           split_per_signer)
-    from signverse.ops.anonymize import DEFAULT_METHOD
+    from signverse.metrics.privacy import bone_ratio_fingerprint, reid_top1, split_per_signer
+    from signverse.ops.anonymize import DEFAULT_METHOD, method_rotate
     from signverse.ops.normalize import normalize
 
     method = method or DEFAULT_METHOD
@@ -99,10 +105,8 @@ def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0, ro
         "normalized": [normalize(p)[0] for p in data.poses],
         "anonymized": [normalize(p)[0] for p in anonymized],
     }
-    probes = {}
-    for name, poses in versions.items():
-        features = np.stack([sequence_features(p) for p in poses])
-        probes[name] = reid_top1(features, data.signers, train, test)
+    probes = {name: reid_top1(version_features(poses), data.signers, train, test)
+              for name, poses in versions.items()}
     fingerprint = {
         "normalized": reid_top1(np.stack([bone_ratio_fingerprint(p) for p in data.poses]),
                                 data.signers, train, test),
@@ -120,7 +124,8 @@ def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0, ro
         "reid_top1_by_probe": {k: {p: _safe(x) for p, x in v.items() if p != "best"}
                                for k, v in probes.items()},
         "fingerprint_top1": {k: _safe(v["best"]) for k, v in fingerprint.items()},
-        "anonymization": {"method": method, "jitter": jitter, "rotate_deg": rotate},
+        "anonymization": {"method": method, "jitter": jitter,
+                          "rotate_deg": method_rotate(method, rotate)},
         "n_train": int(len(train)), "n_test": int(len(test)),
     }
     if figure is not None:

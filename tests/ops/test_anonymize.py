@@ -119,3 +119,65 @@ def test_unknown_method_is_refused():
     pose = arm_on_path(np.linspace(0, 1, 5))
     with pytest.raises(SignverseError, match="unknown anonymisation method"):
         anonymize(pose, None, method="blur")    # type: ignore[arg-type]
+
+
+def test_dominant_right_mirrors_a_left_handed_sequence_and_invents_nothing():
+    """The arm on the path is the right arm; as the left arm (mirrored) it leads, so
+    ``dominant_right`` mirrors it back: the moving arm comes out in the right-arm slots, the
+    still shoulder line stays, and the points missing before are the (mirrored) missing ones."""
+    from signverse.ops.anonymize import dominant_right, hand_activity
+    from signverse.ops.augment import flip
+    right = arm_on_path(np.linspace(0, 1, 12))
+    xy = right.xy.copy()
+    xy[4, 0, get_layout(LAYOUT).anchor("right_elbow")] = np.nan
+    right = right.replace(xy=xy, conf=np.isfinite(xy[..., 0]).astype(np.float32))
+    left = flip(right)
+    assert hand_activity(left, "left") > hand_activity(left, "right") == 0.0
+    assert dominant_right(right) is right                         # already right-dominant
+    out = dominant_right(left)
+    assert np.allclose(out.xy, right.xy, equal_nan=True)          # flip is its own inverse
+    assert np.array_equal(np.isnan(out.xy[..., 0]), np.isnan(right.xy[..., 0]))
+
+
+def test_default_method_puts_the_leading_hand_right_with_canonical_bones():
+    from signverse.ops.anonymize import DEFAULT_METHOD, canonical_target, hand_activity
+    from signverse.ops.augment import flip
+    from signverse.ops.retarget import bone_length_error
+    right = arm_on_path(np.linspace(0, 1, 12))
+    left = flip(right)
+    target = canonical_target([right, left])
+    assert DEFAULT_METHOD == "canonical-dominant"
+    for src in (right, left):
+        out = anonymize(src, target)
+        assert hand_activity(out, "right") > hand_activity(out, "left")
+        assert np.max(bone_length_error(out, target)) < 1e-4
+        assert np.array_equal(np.isnan(out.xy[..., 0]).all(0), np.isnan(right.xy[..., 0]).all(0))
+    # the older methods leave the hands where they are
+    assert hand_activity(anonymize(left, target, method="canonical-tempo"), "left") > 0
+
+
+def test_default_method_turns_each_sequence_a_little_and_reproducibly():
+    """``canonical-dominant`` applies its own per-sequence turn (``METHOD_ROTATE``)
+    unless told ``rotate=0``; the same seed gives the same output, another seed another turn;
+    the other methods turn nothing unless asked."""
+    from signverse.ops.anonymize import METHOD_ROTATE, canonical_target, method_rotate
+    from signverse.ops.retarget import bone_vectors
+    assert method_rotate("canonical-dominant") == METHOD_ROTATE["canonical-dominant"] > 0
+    assert method_rotate("canonical-tempo") == 0.0 and method_rotate("canonical-dominant", 0) == 0.0
+    src = arm_on_path(np.linspace(0, 1, 12))
+    target = canonical_target([src])
+    still = anonymize(src, target, rotate=0.0, seed=3)
+    a, b = anonymize(src, target, seed=3), anonymize(src, target, seed=3)
+    c = anonymize(src, target, seed=4)
+    assert np.array_equal(a.xy, b.xy, equal_nan=True) and not np.allclose(a.xy, c.xy, equal_nan=True)
+
+    def angles(pose):
+        v = bone_vectors(pose)
+        return np.degrees(np.arctan2(v[..., 1], v[..., 0]))
+    turn = np.abs((angles(a) - angles(still) + 180) % 360 - 180)
+    turn = turn[np.isfinite(turn)]
+    assert 0.1 < np.median(turn) < 20                 # a few degrees, not a different pose
+    assert np.array_equal(np.isnan(a.xy), np.isnan(still.xy))
+    tempo = anonymize(src, target, method="canonical-tempo", seed=3)
+    assert np.allclose(tempo.xy, anonymize(src, target, method="canonical-tempo", seed=4).xy,
+                       equal_nan=True)
