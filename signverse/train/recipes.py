@@ -450,10 +450,12 @@ def frames_to_pose(frames: np.ndarray, fps: float = 24.0, min_conf: float = 0.5)
 
 class Text2PoseRecipe(Recipe):
     task = "text2pose"
-    # The soft-DTW decoder is the default: the L1-trained parallel and autoregressive decoders
-    # produce the time-blurred mean motion, which barely moves (benchmarks/text2pose.py);
-    # ``--model signdw-text2pose`` gives the released autoregressive baseline (defects repaired).
-    default_model = "signdw-text2pose-dtw"
+    # The default refines each training word's mean sequence with the soft-DTW field decoder: the
+    # L1-trained parallel and autoregressive decoders produce the time-blurred mean motion, which
+    # barely moves, and the soft-DTW decoder alone (signdw-text2pose-dtw) moves but was often not
+    # recognised on unseen signers (benchmarks/text2pose.py); ``--model signdw-text2pose`` gives
+    # the released autoregressive baseline (defects repaired).
+    default_model = "signdw-text2pose-template"
     monitor = "dtw_mje"
     higher_is_better = False
     Settings = Text2PoseSettings

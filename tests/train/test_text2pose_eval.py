@@ -144,7 +144,8 @@ def test_default_run_keeps_the_training_words_templates(runs, tmp_path):
     loaded = load_run(t2p)
     assert loaded.files.model_name == "signdw-text2pose-template"
     model, recipe = loaded.model, loaded.recipe
-    items = [it for it in Text2PoseRecipe().fit_data(samples)]
+    train_ids = set(loaded.files.split["train"])          # templates come from the run's training part
+    items = Text2PoseRecipe().fit_data([s for s in samples if s.sample_id in train_ids])
     texts = sorted({it.extra["text"] for it in items})
     assert int(model.tmpl_used.sum()) == len(texts) == loaded.files.config["io"]["n_templates"]
     hello = [it.points for it in items if it.extra["text"] == "hello"]
