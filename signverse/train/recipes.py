@@ -509,16 +509,16 @@ class Text2PoseRecipe(Recipe):
         return items
 
     def _fit_templates(self, items) -> None:
-        """The mean sequence of each training text with at least ``template_min_clips`` clips (the
+        """The median sequence of each training text with at least ``template_min_clips`` clips (the
         ``max_templates`` most frequent), resampled to a common frame count."""
-        from signverse.models.signdw.text2pose_baselines import mean_sequence
+        from signverse.models.signdw.text2pose_baselines import median_sequence
         per_text: dict[str, list] = {}
         for it in items:
             if it.extra["text"]:
                 per_text.setdefault(it.extra["text"], []).append(it.points)
         kept = sorted((t for t, c in per_text.items() if len(c) >= self.settings.template_min_clips),
                       key=lambda t: (-len(per_text[t]), t))[:self.settings.max_templates]
-        frames = [mean_sequence(per_text[t]) for t in kept]
+        frames = [median_sequence(per_text[t]) for t in kept]
         tokens = [self.vocab.encode(t)[:self.settings.max_text_len] for t in kept]
         self.templates = (tokens, frames)
         self.template_sizes = {

@@ -118,9 +118,26 @@ def test_template_model_starts_from_the_words_template_and_falls_back_to_their_m
         m.set_templates([[4], [5], [6]], [a, a, a])
 
 
+def test_template_model_adds_only_motion_around_the_template():
+    """With ``motion_only`` (the default) the residual's points average to zero over the output, so
+    every point's mean position over the sequence is the template's."""
+    torch.manual_seed(0)
+    m = _template_model().eval()
+    tmpl = torch.zeros(6, 384)
+    tmpl.view(6, 128, 3)[..., 0] = 0.3
+    tmpl.view(6, 128, 3)[..., 2] = 1.0
+    m.set_templates([[4]], [tmpl])
+    torch.nn.init.normal_(m.field[-1].weight, std=0.5)              # a large, non-zero residual
+    frames, _ = m.generate(torch.tensor([[4], [4]]), lengths=torch.tensor([9, 5]))
+    f = frames.reshape(2, 9, 128, 3)
+    assert float(f[0, :, :, :2].std(0).mean()) > 0.01                 # it moves
+    assert torch.allclose(f[0, :9, :, 0].mean(0), torch.full((128,), 0.3), atol=1e-4)
+    assert torch.allclose(f[1, :5, :, 1].mean(0), torch.zeros(128), atol=1e-4)
+
+
 def test_template_model_learns_a_residual_and_saves_its_templates(tmp_path):
     torch.manual_seed(0)
-    m = _template_model(l1_weight=1.0, motion_weight=0.0)
+    m = _template_model(l1_weight=1.0, motion_weight=0.0, motion_only=False)
     tmpl = torch.zeros(6, 384)
     tmpl.view(6, 128, 3)[..., 2] = 1.0
     m.set_templates([[4]], [tmpl])
@@ -141,6 +158,6 @@ def test_template_model_learns_a_residual_and_saves_its_templates(tmp_path):
     assert abs(float(frames.reshape(5, 128, 3)[..., 0].mean()) - 0.5) < 0.15
     state = m.state_dict()
     assert {"tmpl_tokens", "tmpl_frames", "tmpl_used"} <= set(state)
-    again = _template_model().eval()
+    again = _template_model(motion_only=False).eval()
     again.load_state_dict(state)
     assert torch.equal(again.generate(torch.tensor([[4]]), lengths=torch.tensor([5]))[0], frames)

@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from signverse.cli.main import main  # noqa: E402
-from signverse.models.signdw.text2pose_baselines import dba, mean_sequence, medoid, word_baselines  # noqa: E402
+from signverse.models.signdw.text2pose_baselines import (dba, mean_sequence, median_sequence, medoid,  # noqa: E402
+                                                         word_baselines)
 from signverse.train.recipes import Text2PoseRecipe  # noqa: E402
 from signverse.train.run import train_task  # noqa: E402
 from signverse.train.text2pose_eval import (backtranslation, evaluate_text2pose_run,  # noqa: E402
@@ -76,6 +77,18 @@ def test_dba_keeps_a_motion_that_the_mean_blurs():
     assert sharp[:, :100, 2].min() == 1.0 and sharp[:, 100:, 2].max() == 0.0
 
 
+def test_median_sequence_resists_an_outlying_signer():
+    clips = [_clip(8, 0.1, 0) for _ in range(4)]
+    far = clips[0].copy()
+    far.reshape(8, 128, 3)[..., 0] += 10.0
+    robust = median_sequence(clips + [far]).reshape(8, 128, 3)
+    pulled = mean_sequence(clips + [far]).reshape(8, 128, 3)
+    truth = clips[0].reshape(8, 128, 3)
+    assert np.abs(robust[..., :2] - truth[..., :2]).max() < 0.05
+    assert np.abs(pulled[..., 0] - truth[..., 0]).min() > 1.9
+    assert np.allclose(robust[..., 2], 1.0)
+
+
 _RUNS: dict = {}
 
 
@@ -137,7 +150,7 @@ def test_cli_evaluate_with_recognizer_and_baselines(tmp_path, pose_folder, runs,
 
 
 def test_default_run_keeps_the_training_words_templates(runs, tmp_path):
-    """The default model refines each training text's mean sequence: the run saves them with its
+    """The default model sets each training text's median sequence in motion: the run saves them with its
     weights, and predicting a known word writes a pose in pixels inside the training frame."""
     from signverse.train.run import load_run, predict_run
     samples, _, t2p = runs
@@ -151,7 +164,7 @@ def test_default_run_keeps_the_training_words_templates(runs, tmp_path):
     hello = [it.points for it in items if it.extra["text"] == "hello"]
     idx = int(model.template_index(torch.tensor([recipe.vocab.encode("hello")]))[0])
     saved = model.tmpl_frames[idx].numpy()
-    expected = mean_sequence(hello)
+    expected = median_sequence(hello)
     assert np.allclose(saved[0], expected[0], atol=1e-4) and np.allclose(saved[-1], expected[-1], atol=1e-4)
     row = predict_run(t2p, "hello")[0]
     pose = row["pose"]

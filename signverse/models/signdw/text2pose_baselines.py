@@ -38,6 +38,22 @@ def mean_sequence(clips: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([mean, conf[..., None]], -1).reshape(n, -1).astype(np.float32)
 
 
+def median_sequence(clips: Sequence[np.ndarray], n_iter: int = 20) -> np.ndarray:
+    """``[n, 384]`` like ``mean_sequence`` but each point is the geometric median (Weiszfeld) of the
+    clips' points instead of their mean: DTW-MJE scores the plain (not squared) distance, which the
+    median minimises, and a few signers far off the others move it less."""
+    n = int(np.median([len(c) for c in clips]))
+    xy, present = map(np.stack, zip(*(resample(c, n) for c in clips)))     # [N, n, 128, 2], [N, n, 128]
+    base = mean_sequence(clips).reshape(n, -1, 3)
+    z = base[..., :2].astype(np.float64)
+    w0 = present.astype(np.float64)
+    for _ in range(n_iter):
+        w = w0 / np.maximum(np.linalg.norm(xy - z[None], axis=-1), 1e-4)
+        total = w.sum(0)
+        z = np.where(total[..., None] > 0, (xy * w[..., None]).sum(0) / np.maximum(total, 1e-12)[..., None], z)
+    return np.concatenate([z, base[..., 2:]], -1).reshape(n, -1).astype(np.float32)
+
+
 def dba(clips: Sequence[np.ndarray], n_iter: int = 5, length: int | None = None) -> np.ndarray:
     """``[n, 384]`` DTW barycenter (DBA, Petitjean et al. 2011) of the clips: starting from their
     frame-by-frame mean at the median length (or ``length``), each template frame becomes the mean
