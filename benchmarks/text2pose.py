@@ -14,9 +14,12 @@ scored against that real clip by
 
 Systems: the mean sequence of the word and the nearest training example (the word's medoid clip),
 both from the training clips (``signverse.models.signdw.text2pose_baselines``); the default
-``signverse train text2pose`` model (``signdw-text2pose-dtw``); ``--others`` adds the parallel
-(L1-trained) and autoregressive decoders. The "real clips" row back-translates the test clips
-themselves: the recognizer's own ceiling on these signers.
+``signverse train text2pose`` model (``signdw-text2pose-template``, or ``--model``); ``--others``
+adds the soft-DTW field decoder without templates, the parallel (L1-trained) and autoregressive
+decoders. The "real clips" row back-translates the test clips themselves: the recognizer's own
+ceiling on these signers. Each fold of ``--fold`` (default 0 and 1) is run in turn, then a summary
+says on which folds the target is met; ``--recognizer 'RUNS/islr_fold{fold}'`` reuses
+recognizers (one is trained per fold where missing).
 
     .venv/bin/python benchmarks/text2pose.py [--fold 0 1 2] [--others] [--render OUT_DIR]
 """

@@ -357,7 +357,7 @@ class Text2PoseDTWConfig(Text2PoseConfig):
 
 @register_model("signdw-text2pose-dtw", Text2PoseDTWConfig, task="text2pose",
                 description="SignDW text->pose, parallel decoder trained by soft-DTW + motion energy "
-                            "(the default: sharp, moving output, not the time-blurred mean)")
+                            "(sharp, moving output, not the time-blurred mean)")
 def build_text2pose_dtw(cfg: Text2PoseDTWConfig, vocab_size: int = 8, frame_dim: int = FRAME_DIM,
                         **_) -> SignDWText2PoseDTW:
     return SignDWText2PoseDTW(cfg, vocab_size, frame_dim)
