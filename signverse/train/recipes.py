@@ -86,6 +86,10 @@ class Recipe:
     def io_sizes(self) -> dict:
         raise NotImplementedError
 
+    def init_model(self, model) -> None:
+        """Give a freshly built model what it takes from the training data (after ``fit_data``);
+        most models take nothing."""
+
     def prepare(self, samples: list) -> list:
         """Per-sample cached inputs for ``batches``/``evaluate`` (bad samples dropped)."""
         raise NotImplementedError
@@ -409,6 +413,8 @@ class Text2PoseSettings:
     person: int = 0
     fps: float = 24.0                # frame rate of the training clips (set by fit_data)
     placement: dict | None = None    # typical frame size / neck / shoulder width in px (fit_data)
+    template_min_clips: int = 2      # a text needs this many training clips to get a template
+    max_templates: int = 1024
 
 
 def pose_to_frames(pose: PoseSeq, person: int = 0) -> np.ndarray:
@@ -444,17 +450,23 @@ def frames_to_pose(frames: np.ndarray, fps: float = 24.0, min_conf: float = 0.5)
 
 class Text2PoseRecipe(Recipe):
     task = "text2pose"
-    # The soft-DTW decoder is the default: the L1-trained parallel and autoregressive decoders
-    # produce the time-blurred mean motion, which barely moves (benchmarks/text2pose.py);
-    # ``--model signdw-text2pose`` gives the released autoregressive baseline (defects repaired).
-    default_model = "signdw-text2pose-dtw"
+    # The default refines each training word's mean sequence with the soft-DTW field decoder: the
+    # L1-trained parallel and autoregressive decoders produce the time-blurred mean motion, which
+    # barely moves, and the soft-DTW decoder alone (signdw-text2pose-dtw) moves but was often not
+    # recognised on unseen signers (benchmarks/text2pose.py); ``--model signdw-text2pose`` gives
+    # the released autoregressive baseline (defects repaired).
+    default_model = "signdw-text2pose-template"
     monitor = "dtw_mje"
     higher_is_better = False
     Settings = Text2PoseSettings
 
-    def __init__(self, settings=None, vocab: Vocab | None = None):
+    def __init__(self, settings=None, vocab: Vocab | None = None, template_sizes: dict | None = None):
         super().__init__(settings)
         self.vocab = vocab
+        # per-text templates (token ids, mean sequence) of the training data, for models that
+        # refine them (signdw-text2pose-template); only their sizes are part of the run's config
+        self.templates: tuple[list, list] = ([], [])
+        self.template_sizes = template_sizes or {}
 
     def prepare(self, samples):
         out = []
@@ -492,10 +504,34 @@ class Text2PoseRecipe(Recipe):
         self.settings.fps = float(samples[0].pose.fps)
         from signverse.train.placement import measure_placement
         self.settings.placement = measure_placement([s.pose for s in samples])
-        return self.prepare(samples)
+        items = self.prepare(samples)
+        self._fit_templates(items)
+        return items
+
+    def _fit_templates(self, items) -> None:
+        """The median sequence of each training text with at least ``template_min_clips`` clips (the
+        ``max_templates`` most frequent), resampled to a common frame count."""
+        from signverse.models.signdw.text2pose_baselines import median_sequence
+        per_text: dict[str, list] = {}
+        for it in items:
+            if it.extra["text"]:
+                per_text.setdefault(it.extra["text"], []).append(it.points)
+        kept = sorted((t for t, c in per_text.items() if len(c) >= self.settings.template_min_clips),
+                      key=lambda t: (-len(per_text[t]), t))[:self.settings.max_templates]
+        frames = [median_sequence(per_text[t]) for t in kept]
+        tokens = [self.vocab.encode(t)[:self.settings.max_text_len] for t in kept]
+        self.templates = (tokens, frames)
+        self.template_sizes = {
+            "n_templates": len(kept),
+            "template_frames": int(min(self.settings.max_frames, max((len(f) for f in frames), default=1))),
+            "template_text_len": max((len(t) for t in tokens), default=1)}
 
     def io_sizes(self):
-        return {"vocab_size": len(self.vocab)}
+        return {"vocab_size": len(self.vocab), **self.template_sizes}
+
+    def init_model(self, model) -> None:
+        if hasattr(model, "set_templates") and self.templates[0]:
+            model.set_templates(*self.templates)
 
     def batches(self, prepared, batch_size, rng, train):
         order = rng.permutation(len(prepared)) if train else np.arange(len(prepared))
@@ -539,7 +575,9 @@ class Text2PoseRecipe(Recipe):
 
     @classmethod
     def from_state(cls, config, vocab):
-        return cls(_settings_from(Text2PoseSettings, config.get("recipe")), Vocab.from_dict(vocab["text"]))
+        io = config.get("io", {})
+        return cls(_settings_from(Text2PoseSettings, config.get("recipe")), Vocab.from_dict(vocab["text"]),
+                   {k: io[k] for k in ("n_templates", "template_frames", "template_text_len") if k in io})
 
 
 def score_text2pose(generated: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> dict:

@@ -142,6 +142,7 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
     if not train_items:
         raise SignverseError("no usable training samples")
     net = get_model(model_name, **(model_overrides or {}), **recipe.io_sizes())
+    recipe.init_model(net)
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -253,6 +254,7 @@ def _refit(recipe, samples, model_name, model_overrides, tc, epochs, seed, out, 
     seed_everything(seed)
     items = recipe.fit_data(samples)
     net = get_model(model_name, **(model_overrides or {}), **recipe.io_sizes())
+    recipe.init_model(net)
     cfg = dataclasses.replace(tc, epochs=epochs, monitor="", patience=0)
     rng = np.random.default_rng(seed + 1)
     n_batches = sum(1 for _ in range(0, len(items), cfg.batch_size))

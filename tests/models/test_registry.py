@@ -35,7 +35,8 @@ def test_every_model_forward_backward(name):
 def test_signdw_models_are_registered_per_task():
     assert {"signdw-islr", "signdw-langid", "signdw-pose2text", "signdw-text2pose",
             "signdw-text2pose-parallel"} <= set(list_models())
-    assert list_models(task="text2pose") == ["signdw-text2pose", "signdw-text2pose-dtw", "signdw-text2pose-parallel"]
+    assert list_models(task="text2pose") == ["signdw-text2pose", "signdw-text2pose-dtw", "signdw-text2pose-parallel",
+                                             "signdw-text2pose-template"]
 
 
 def test_overrides_and_errors():

@@ -99,7 +99,8 @@ def test_pose2text(tmp_path, samples):
     assert len(rows) == 3 and all(isinstance(r["prediction"], str) for r in rows)
 
 
-@pytest.mark.parametrize("model", ["signdw-text2pose", "signdw-text2pose-parallel", "signdw-text2pose-dtw"])
+@pytest.mark.parametrize("model", ["signdw-text2pose", "signdw-text2pose-parallel", "signdw-text2pose-dtw",
+                                   "signdw-text2pose-template"])
 def test_text2pose(tmp_path, samples, model, capsys):
     run = tmp_path / "t2p"
     m = train_task("text2pose", None, run, model=model, epochs=4, samples=samples,

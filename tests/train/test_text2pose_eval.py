@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from signverse.cli.main import main  # noqa: E402
-from signverse.models.signdw.text2pose_baselines import mean_sequence, medoid, word_baselines  # noqa: E402
+from signverse.models.signdw.text2pose_baselines import (dba, mean_sequence, median_sequence, medoid,  # noqa: E402
+                                                         word_baselines)
 from signverse.train.recipes import Text2PoseRecipe  # noqa: E402
 from signverse.train.run import train_task  # noqa: E402
 from signverse.train.text2pose_eval import (backtranslation, evaluate_text2pose_run,  # noqa: E402
@@ -57,6 +58,35 @@ def test_baselines_mean_and_medoid():
     assert not np.array_equal(medoid([far, centre, near]), far)
     built = word_baselines(["x", "x", "y"], [a, a, _clip(6)])
     assert set(built) == {"mean_sequence", "nearest_example"} and set(built["mean_sequence"]) == {"x", "y"}
+
+
+def test_dba_keeps_a_motion_that_the_mean_blurs():
+    """Clips of one word: the same 0 -> 1 -> 0 bump at different times. The frame-by-frame mean
+    peaks well below 1; the DTW barycenter keeps the bump."""
+    clips = []
+    t = np.arange(14, dtype=np.float32)
+    for shift in range(4):
+        f = np.zeros((14, 128, 3), np.float32)
+        f[..., 0] = np.clip(1 - np.abs(t - 4 - 2 * shift) / 2, 0, None)[:, None]
+        f[..., 2] = 1.0
+        f[:, 100:, 2] = 0.0                                              # a part never shown
+        clips.append(f.reshape(14, -1))
+    blur = mean_sequence(clips).reshape(14, 128, 3)
+    sharp = dba(clips).reshape(14, 128, 3)
+    assert blur[..., 0].max() < 0.7 and sharp[..., 0].max() > 0.95
+    assert sharp[:, :100, 2].min() == 1.0 and sharp[:, 100:, 2].max() == 0.0
+
+
+def test_median_sequence_resists_an_outlying_signer():
+    clips = [_clip(8, 0.1, 0) for _ in range(4)]
+    far = clips[0].copy()
+    far.reshape(8, 128, 3)[..., 0] += 10.0
+    robust = median_sequence(clips + [far]).reshape(8, 128, 3)
+    pulled = mean_sequence(clips + [far]).reshape(8, 128, 3)
+    truth = clips[0].reshape(8, 128, 3)
+    assert np.abs(robust[..., :2] - truth[..., :2]).max() < 0.05
+    assert np.abs(pulled[..., 0] - truth[..., 0]).min() > 1.9
+    assert np.allclose(robust[..., 2], 1.0)
 
 
 _RUNS: dict = {}
@@ -117,3 +147,28 @@ def test_cli_evaluate_with_recognizer_and_baselines(tmp_path, pose_folder, runs,
     assert len(err) == 1 and "not an islr run" in err[0]
     # --baselines on a run that is not text2pose
     assert main(["evaluate", str(islr), "--data", str(pose_folder), "--baselines"]) == 2
+
+
+def test_default_run_keeps_the_training_words_templates(runs, tmp_path):
+    """The default model sets each training text's median sequence in motion: the run saves them with its
+    weights, and predicting a known word writes a pose in pixels inside the training frame."""
+    from signverse.train.run import load_run, predict_run
+    samples, _, t2p = runs
+    loaded = load_run(t2p)
+    assert loaded.files.model_name == "signdw-text2pose-template"
+    model, recipe = loaded.model, loaded.recipe
+    train_ids = set(loaded.files.split["train"])          # templates come from the run's training part
+    items = Text2PoseRecipe().fit_data([s for s in samples if s.sample_id in train_ids])
+    texts = sorted({it.extra["text"] for it in items})
+    assert int(model.tmpl_used.sum()) == len(texts) == loaded.files.config["io"]["n_templates"]
+    hello = [it.points for it in items if it.extra["text"] == "hello"]
+    idx = int(model.template_index(torch.tensor([recipe.vocab.encode("hello")]))[0])
+    saved = model.tmpl_frames[idx].numpy()
+    expected = median_sequence(hello)
+    assert np.allclose(saved[0], expected[0], atol=1e-4) and np.allclose(saved[-1], expected[-1], atol=1e-4)
+    row = predict_run(t2p, "hello")[0]
+    pose = row["pose"]
+    shown = pose.conf[:, 0] > 0
+    assert shown.any() and pose.width == 640 and pose.height == 480
+    xy = pose.xy[:, 0][shown]
+    assert (xy[:, 0] > 0).all() and (xy[:, 0] < 640).all() and (xy[:, 1] > 0).all() and (xy[:, 1] < 480).all()

@@ -38,6 +38,58 @@ def mean_sequence(clips: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([mean, conf[..., None]], -1).reshape(n, -1).astype(np.float32)
 
 
+def median_sequence(clips: Sequence[np.ndarray], n_iter: int = 20) -> np.ndarray:
+    """``[n, 384]`` like ``mean_sequence`` but each point is the geometric median (Weiszfeld) of the
+    clips' points instead of their mean: DTW-MJE scores the plain (not squared) distance, which the
+    median minimises, and a few signers far off the others move it less."""
+    n = int(np.median([len(c) for c in clips]))
+    xy, present = map(np.stack, zip(*(resample(c, n) for c in clips)))     # [N, n, 128, 2], [N, n, 128]
+    base = mean_sequence(clips).reshape(n, -1, 3)
+    z = base[..., :2].astype(np.float64)
+    w0 = present.astype(np.float64)
+    for _ in range(n_iter):
+        w = w0 / np.maximum(np.linalg.norm(xy - z[None], axis=-1), 1e-4)
+        total = w.sum(0)
+        z = np.where(total[..., None] > 0, (xy * w[..., None]).sum(0) / np.maximum(total, 1e-12)[..., None], z)
+    return np.concatenate([z, base[..., 2:]], -1).reshape(n, -1).astype(np.float32)
+
+
+def dba(clips: Sequence[np.ndarray], n_iter: int = 5, length: int | None = None) -> np.ndarray:
+    """``[n, 384]`` DTW barycenter (DBA, Petitjean et al. 2011) of the clips: starting from their
+    frame-by-frame mean at the median length (or ``length``), each template frame becomes the mean
+    of the clip frames DTW aligns to it, ``n_iter`` times. Unlike the linear mean, clips whose timing
+    differs are averaged after alignment, so the word's motion is kept instead of blurred
+    (conf = share of aligned clip frames showing the point)."""
+    from signverse.metrics.pose import dtw_path, frame_cost_matrix
+    clips = [np.asarray(c, np.float32).reshape(len(c), -1, 3) for c in clips if len(c)]
+    template = mean_sequence([c.reshape(len(c), -1) for c in clips]).reshape(-1, clips[0].shape[1], 3)
+    if length is not None and length != len(template):
+        xy, _ = resample(template.reshape(len(template), -1), length)
+        conf = resample(np.concatenate([template[..., 2:], template[..., 2:]], -1).reshape(len(template), -1),
+                        length)[0][..., 0]
+        template = np.concatenate([xy, conf[..., None]], -1).astype(np.float32)
+    n, k = template.shape[:2]
+    for _ in range(n_iter):
+        sums = np.zeros((n, k, 2))
+        hits = np.zeros((n, k))
+        visits = np.zeros(n)
+        for c in clips:
+            present = c[..., 2] > 0
+            cost = frame_cost_matrix(template[..., :2], c[..., :2], None, present)
+            finite = np.isfinite(cost)
+            if not finite.any():
+                continue
+            _, path = dtw_path(np.where(finite, cost, cost[finite].mean()))
+            pi, pj = np.asarray(path).T
+            np.add.at(sums, pi, c[pj, :, :2] * present[pj, :, None])
+            np.add.at(hits, pi, present[pj])
+            np.add.at(visits, pi, 1)
+        new_xy = np.where(hits[..., None] > 0, sums / np.maximum(hits, 1)[..., None], template[..., :2])
+        conf = hits / np.maximum(visits, 1)[:, None]
+        template = np.concatenate([new_xy, conf[..., None]], -1).astype(np.float32)
+    return template.reshape(n, -1)
+
+
 def medoid(clips: Sequence[np.ndarray], limit: int = 12) -> np.ndarray:
     """The clip (among the first ``limit``) with the smallest mean DTW-MJE to the others."""
     from signverse.metrics import dtw_mje
