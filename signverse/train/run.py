@@ -93,6 +93,12 @@ def make_train_split(samples: list, seed: int):
     return Split(ids, (), (), protocol="all-train (too few samples for a dev part)", seed=seed)
 
 
+def _all_train_split(samples: list, seed: int):
+    from signverse.tasks import Split
+    return Split([s.sample_id for s in samples], (), (), protocol="all-train (fixed epochs, no dev part)",
+                 seed=seed)
+
+
 def train_task(task: str, data: str | Path, out: str | Path, *, model: str | None = None,
                epochs: int | None = None, device: str = "cpu", seed: int = 0,
                model_overrides: dict | None = None, train_overrides: dict | None = None,
@@ -132,7 +138,7 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
     if samples is None:
         status.message(f"reading {data}")
         samples = load_task_samples(data)
-    split = make_train_split(samples, seed)
+    split = make_train_split(samples, seed) if tc.dev_part else _all_train_split(samples, seed)
     by_id = {s.sample_id: s for s in samples}
     status.message(f"{len(samples)} samples ({time.perf_counter() - t_start:.0f} s); preparing inputs")
     train_items = recipe.fit_data([by_id[i] for i in split.train])

@@ -54,6 +54,10 @@ class TrainConfig:
     # fresh model on train + dev for the best epoch count (more signers seen; dev figures then
     # describe the early-stopping model, not the refit one).
     refit_all: bool = False
+    # Used by signverse.train.run: False = no dev part at all; train on every sample for exactly
+    # ``epochs`` (no early stopping). Worth it when the data have few signers: the 15% of signers
+    # a dev part holds out are worth more as training data than as an epoch-count estimate.
+    dev_part: bool = True
     # Wall-clock budget in seconds for the whole run (0 = none): training stops after the epoch
     # that would otherwise end past it, keeping the best weights so far, and says so. Default runs
     # must finish in minutes on a shared 2-core machine; on a faster machine all epochs run.
