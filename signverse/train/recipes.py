@@ -144,11 +144,11 @@ class ClassifierSettings:
     # Test-time augmentation: evaluate / predict average the class probabilities of the clip and
     # ``tta`` mildly re-timed / re-posed copies of it (0 = the clip alone). Each copy's randomness
     # is seeded by the clip's id, so a clip's prediction does not depend on its batch.
-    tta: int = 0
+    tta: int = 4
     tta_augment: AugmentConfig = field(default_factory=lambda: TTA_AUGMENT)
     # Weight of the classical clip classifier (signverse.train.clip_classifier) in the averaged
     # class probabilities; 0 = the network alone (no classical model is fitted).
-    clip_weight: float = 0.0
+    clip_weight: float = 0.5
 
 
 @dataclass
@@ -224,9 +224,12 @@ class ClassifierRecipe(Recipe):
             pts = augment_points(pts, rng, augment or self.settings.augment)
         return self.stats.apply(frame_features(pts, self.settings.features))
 
-    def batches(self, prepared, batch_size, rng, train, tta_copy: int = 0):
-        """Training batches (shuffled, augmented) or, with ``train=False``, the clips in order;
-        ``tta_copy`` k > 0 gives the k-th test-time-augmented copy of each clip instead."""
+    def batches(self, prepared, batch_size, rng, train):
+        """Training batches (shuffled, augmented) or, with ``train=False``, the clips in order."""
+        return self._batches(prepared, batch_size, rng, train)
+
+    def _batches(self, prepared, batch_size, rng, train, tta_copy: int = 0):
+        """``batches``; ``tta_copy`` k > 0 gives the k-th test-time-augmented copy of each clip."""
         order = rng.permutation(len(prepared)) if train else np.arange(len(prepared))
         for i in range(0, len(order), batch_size):
             chunk = [prepared[j] for j in order[i:i + batch_size]]
@@ -272,7 +275,9 @@ class ClassifierRecipe(Recipe):
         for k in range(1 + (self.settings.tta if tta is None else tta)):
             out = []
             with torch.no_grad():
-                for batch in self.batches(prepared, batch_size, np.random.default_rng(0), train=False, tta_copy=k):
+                batches = (self._batches(prepared, batch_size, None, False, tta_copy=k) if k
+                           else self.batches(prepared, batch_size, np.random.default_rng(0), train=False))
+                for batch in batches:
                     b = to_device(batch, device)
                     out.append(model(b["x"], b["mask"]).float().log_softmax(-1).cpu().numpy())
             copies.append(np.concatenate(out, 0) if out else np.zeros((0, len(self.labels)), np.float32))
@@ -303,7 +308,10 @@ class ClassifierRecipe(Recipe):
         return {k: (round(float(v), 6) if isinstance(v, (float, np.floating)) else v) for k, v in res.items()}
 
     def predict(self, model, prepared, device="cpu", top: int = 5) -> list[dict]:
+        t0 = time.perf_counter()
         scores = self.scores(model, prepared, device)
+        # inference cost per clip of the whole ensemble (TTA copies, clip classifier), batched
+        ms = round(1000 * (time.perf_counter() - t0) / max(1, len(prepared)), 3)
         probs = np.exp(scores - scores.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)
         out = []
@@ -311,6 +319,7 @@ class ClassifierRecipe(Recipe):
             idx = np.argsort(-p)[:top]
             out.append({"id": it.sample_id, "prediction": self.labels.labels[idx[0]],
                         "top": [{"label": self.labels.labels[i], "p": round(float(p[i]), 4)} for i in idx],
+                        "ms_per_clip": ms,
                         **({"reference": it.extra["label"]} if it.extra.get("label") is not None else {})})
         return out
 
@@ -348,7 +357,9 @@ class LangidRecipe(ClassifierRecipe):
     monitor = "accuracy"
 
     def __init__(self, settings=None, labels=None, stats=None, clip_model=None):
-        settings = settings if settings is not None else ClassifierSettings(label_field="sign_language")
+        # TTA and the clip classifier were measured for islr only: langid keeps the network alone.
+        settings = settings if settings is not None else ClassifierSettings(label_field="sign_language", tta=0,
+                                                                            clip_weight=0.0)
         super().__init__(settings, labels, stats, clip_model)
 
     @classmethod

@@ -303,6 +303,7 @@ class Trainer:
                         bad_epochs += 1
                 elif self.evaluate is None:
                     best_epoch, best_state = epoch, None
+                    improved = True    # no dev part: the kept weights are the latest (best.pt too)
                 history.append(row)
                 self._log(row)
                 if cfg.patience and bad_epochs >= cfg.patience:
@@ -323,7 +324,8 @@ class Trainer:
                             if stopped and not self.budget_stop else {}))
                 if self.checkpoint_dir is not None:
                     if improved:
-                        save_atomic(best_state, self.checkpoint_path("best"))
+                        save_atomic(best_state if best_state is not None else self.model.state_dict(),
+                                    self.checkpoint_path("best"))
                     self._save_last({"state": json_dumps(
                         {"epoch": epoch, "step": step, "samples": samples, "best": best,
                          "best_epoch": best_epoch, "best_metrics": best_metrics, "bad_epochs": bad_epochs,

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from signverse.core.errors import SignverseError  # noqa: E402
 from signverse.train.clip_classifier import ClipClassifier, clip_vector  # noqa: E402
 from signverse.train.features import FEATURE_DIMS, LH, N_SHAPE, RH, frame_features, hand_distances  # noqa: E402
-from signverse.train.run import evaluate_run, load_run, predict_run, train_task  # noqa: E402
+from signverse.train.run import evaluate_run, load_run, train_task  # noqa: E402
 
 TINY = {"d_model": 16, "n_heads": 2, "n_layers": 1, "conv_kernel": 3, "members": 1}
 
@@ -113,3 +113,20 @@ def test_clip_weight_without_a_clip_classifier_is_refused(run):
     loaded.recipe.clip_model = None
     with pytest.raises(SignverseError, match="no clip classifier"):
         loaded.recipe.scores(loaded.model, loaded.recipe.prepare(samples[:2]))
+
+
+def test_islr_default_trains_on_every_signer_with_the_ensemble(tmp_path, samples):
+    """The defaults: no dev part, fixed epochs, TTA and the clip classifier saved with the run."""
+    out = tmp_path / "run"
+    metrics = train_task("islr", None, out, epochs=2, samples=samples[::3], progress=False, model_overrides=TINY)
+    split = json.loads((out / "split.json").read_text())
+    assert split["protocol"].startswith("all-train") and metrics["n_train"] == len(samples[::3])
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["recipe"]["tta"] > 0 and cfg["recipe"]["clip_weight"] > 0 and "clip_classifier" in cfg
+
+
+def test_predict_rows_report_the_time_per_clip(run):
+    out, samples, _ = run
+    loaded = load_run(out)
+    rows = loaded.recipe.predict(loaded.model, loaded.recipe.prepare(samples[:3]))
+    assert all(r["ms_per_clip"] > 0 for r in rows)
