@@ -28,7 +28,7 @@ TRAIN_DEFAULTS: dict[str, dict] = {
     # islr: every signer trains, for a fixed epoch count (no dev part, no early stopping): with
     # 3-8 signers for half the classes, the signers a dev part holds out are worth more as training
     # data, and its epoch estimate was noise (benchmarks/islr.py ablation).
-    "islr": dict(epochs=25, batch_size=32, lr=1e-3, weight_decay=0.05, monitor="top1", dev_part=False),
+    "islr": dict(epochs=20, batch_size=32, lr=1e-3, weight_decay=0.05, monitor="top1", dev_part=False),
     "langid": dict(epochs=40, batch_size=32, lr=1e-3, patience=10, monitor="accuracy"),
     "pose2text": dict(epochs=60, batch_size=16, lr=5e-4, patience=15, monitor="chrf", eval_every=2),
     "text2pose": dict(epochs=30, batch_size=32, lr=2e-3, patience=10, monitor="dtw_mje",
