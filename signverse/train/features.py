@@ -39,7 +39,13 @@ NECK, L_SH, R_SH = 1, 5, 2                          # local indices (dwpose body
 FEATURE_DIM = 24 + 84 + 80 + 2 + 4
 # "motion" features add per-point hand velocities at lags 1 and 2 frames and body velocities
 # (what tells PLEASE's circling from MY's still hand on the chest).
-FEATURE_DIMS = {"base": FEATURE_DIM, "motion": FEATURE_DIM + 2 * 84 + 24}
+# "shape" adds, per hand, the distances between the 5 fingertips, the wrist and the 4 finger bases
+# (45 pairs) divided by the hand size: a handshape description that no rotation, mirroring or
+# camera distance changes (what the wrist-relative xy shapes alone do not give across signers).
+_SHAPE_POINTS = (4, 8, 12, 16, 20, 0, 5, 9, 13, 17)
+_SHAPE_PAIRS = np.triu_indices(len(_SHAPE_POINTS), 1)
+N_SHAPE = len(_SHAPE_PAIRS[0])
+FEATURE_DIMS = {"base": FEATURE_DIM, "motion": FEATURE_DIM + 2 * 84 + 24, "shape": FEATURE_DIM + 2 * N_SHAPE}
 
 
 def _mirror_perm() -> np.ndarray:
@@ -191,12 +197,25 @@ def frame_features(pts: np.ndarray, kind: str = "base") -> np.ndarray:
             d = np.diff(c, axis=0)
             v[1:] = np.nan_to_num(d)
         out.append(v)
+    if kind == "shape":
+        for sl in (LH, RH):
+            out.append(hand_distances(pts[:, sl]))
     if kind == "motion":
         hands = pts[:, len(_BODY):].reshape(T, -1)
         out += [_velocity(hands, 1), _velocity(hands, 2),
                 _velocity(pts[:, :len(_BODY)].reshape(T, -1), 1)]
     feats = np.concatenate(out, -1).astype(np.float32)
     return np.clip(feats, -20, 20)
+
+
+def hand_distances(hand: np.ndarray) -> np.ndarray:
+    """``[T, 45]`` pairwise distances of a ``[T, 21, 2]`` hand's tips, wrist and finger bases over
+    its size (wrist -> middle-finger base); 0 in frames without the hand."""
+    sel = hand[:, list(_SHAPE_POINTS)]
+    d = np.linalg.norm(sel[:, :, None] - sel[:, None], axis=-1)[:, _SHAPE_PAIRS[0], _SHAPE_PAIRS[1]]
+    size = np.linalg.norm(hand[:, 9] - hand[:, 0], axis=-1)
+    ok = np.isfinite(hand).all(-1).all(-1) & np.isfinite(size) & (size > 1e-6)   # as frame_features: all 21 seen
+    return np.where(ok[:, None], np.nan_to_num(d / np.where(ok, size, 1.0)[:, None]), 0.0).astype(np.float32)
 
 
 @dataclass

@@ -54,6 +54,10 @@ class TrainConfig:
     # fresh model on train + dev for the best epoch count (more signers seen; dev figures then
     # describe the early-stopping model, not the refit one).
     refit_all: bool = False
+    # Used by signverse.train.run: False = no dev part at all; train on every sample for exactly
+    # ``epochs`` (no early stopping). Worth it when the data have few signers: the 15% of signers
+    # a dev part holds out are worth more as training data than as an epoch-count estimate.
+    dev_part: bool = True
     # Wall-clock budget in seconds for the whole run (0 = none): training stops after the epoch
     # that would otherwise end past it, keeping the best weights so far, and says so. Default runs
     # must finish in minutes on a shared 2-core machine; on a faster machine all epochs run.
@@ -299,6 +303,7 @@ class Trainer:
                         bad_epochs += 1
                 elif self.evaluate is None:
                     best_epoch, best_state = epoch, None
+                    improved = True    # no dev part: the kept weights are the latest (best.pt too)
                 history.append(row)
                 self._log(row)
                 if cfg.patience and bad_epochs >= cfg.patience:
@@ -319,7 +324,8 @@ class Trainer:
                             if stopped and not self.budget_stop else {}))
                 if self.checkpoint_dir is not None:
                     if improved:
-                        save_atomic(best_state, self.checkpoint_path("best"))
+                        save_atomic(best_state if best_state is not None else self.model.state_dict(),
+                                    self.checkpoint_path("best"))
                     self._save_last({"state": json_dumps(
                         {"epoch": epoch, "step": step, "samples": samples, "best": best,
                          "best_epoch": best_epoch, "best_metrics": best_metrics, "bad_epochs": bad_epochs,

@@ -22,13 +22,13 @@ def _files(run):
 def test_islr_library_round_trip(tmp_path, samples):
     run = tmp_path / "islr"
     metrics = train_task("islr", None, run, epochs=12, samples=samples, model_overrides=TINY_ENC,
-                         train_overrides={"lr": 3e-3})
+                         train_overrides={"lr": 3e-3, "dev_part": True, "refit_all": True, "patience": 8})
     assert {"config.json", "model.pt", "vocab.json", "split.json", "metrics.json", "log.jsonl"} <= _files(run)
     split = json.loads((run / "split.json").read_text())
     dev_signers = {i.split("/")[0] for i in split["dev"]}
     train_signers = {i.split("/")[0] for i in split["train"]}
     assert dev_signers and not dev_signers & train_signers          # signer-disjoint early stopping
-    # islr default: refit on train + dev for the early-stopping epoch count, recorded in the run
+    # early stopping on a dev part, then a refit on train + dev for the early-stopping epoch count
     assert metrics["refit_epochs"] == max(metrics["best_epoch"] + 1, 10)
     assert split["meta"]["refit_on"] == "train+dev" and metrics["n_train"] == len(samples)
     res = evaluate_run(run, None, samples=samples)

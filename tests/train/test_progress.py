@@ -38,7 +38,8 @@ def test_train_cli_shows_progress_and_the_refit_note(tmp_path, pose_folder, caps
     pytest.importorskip("torch")
     run = tmp_path / "run"
     assert main(["train", "islr", "--data", str(pose_folder), "--out", str(run), "--epochs", "3",
-                 "--set", "d_model=16", "--set", "n_layers=1", "--set", "n_heads=2"]) == 0
+                 "--set", "d_model=16", "--set", "n_layers=1", "--set", "n_heads=2",
+                 "--set", "dev_part=true", "--set", "refit_all=true"]) == 0
     cap = capsys.readouterr()
     assert "islr: reading" in cap.err and "items ready" in cap.err   # the data phase is not silent
     assert "epoch 3/3" in cap.err and "dev_top1" in cap.err and "ETA" in cap.err

@@ -49,7 +49,7 @@ def _weights(run):
 @pytest.mark.parametrize("stop_after", [2, 6])   # 2: inside the early-stopping phase; 6: inside the refit
 def test_resume_gives_the_uninterrupted_result(tmp_path, samples, monkeypatch, stop_after):
     opts = dict(epochs=4, samples=samples[::2], model_overrides=TINY, progress=False,
-                train_overrides={"lr": 3e-3, "patience": 0})
+                train_overrides={"lr": 3e-3, "patience": 0, "dev_part": True, "refit_all": True})
     straight = train_task("islr", None, tmp_path / "straight", **opts)
     with monkeypatch.context() as m:
         _interrupt_after(m, stop_after)
@@ -110,7 +110,8 @@ def test_killed_cli_run_resumes_and_loads(tmp_path, pose_folder):
 
 def test_checkpoints_are_plain_weights(tmp_path, samples):
     run = tmp_path / "run"
-    train_task("islr", None, run, epochs=3, samples=samples, model_overrides=TINY, progress=False)
+    train_task("islr", None, run, epochs=3, samples=samples, model_overrides=TINY, progress=False,
+               train_overrides={"dev_part": True, "refit_all": True})
     best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
     last = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     assert set(best) == set(last["model"]) and "optimizer" in last
@@ -124,7 +125,7 @@ def test_checkpoints_are_plain_weights(tmp_path, samples):
 def test_time_budget_stops_training_and_says_so(tmp_path, samples):
     run = tmp_path / "run"
     m = train_task("islr", None, run, epochs=50, samples=samples, model_overrides=TINY, progress=False,
-                   train_overrides={"time_budget_s": 1e-3, "patience": 0})
+                   train_overrides={"time_budget_s": 1e-3, "patience": 0, "dev_part": True, "refit_all": True})
     assert m["epochs_run"] == 1 and "of 50 epochs" in m["data_report"]["stopped_by_time_budget"]
     # no time left for a refit worth having: the early-stopped model is kept, and the note says so
     assert "refit_epochs" not in m and m["refit_skipped_by_time_budget"]
