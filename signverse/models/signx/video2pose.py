@@ -63,6 +63,7 @@ class Video2PoseConfig:
     dropout: float = 0.0
     latent: int = 128
     smooth: int = 5             # centred moving average over this many frames at inference (1: none)
+    flip_test: bool = True      # at inference, average each view with its mirror image (2x the work)
     w_kpt: float = 1.0
     w_vis: float = 0.1
     w_latent: float = 0.1
@@ -160,15 +161,23 @@ class Video2Pose(nn.Module):
     def run_views(self, frames: torch.Tensor, views: np.ndarray, width: int, height: int,
                   window: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Keypoints in pixels ``[T, K, 2]``, visibility ``[T, K]`` and latents of frames
-        ``[T, 3, h, w]`` (0..1, any size with the video's aspect) seen through ``views [T, 3]``."""
+        ``[T, 3, h, w]`` (0..1, any size with the video's aspect) seen through ``views [T, 3]``.
+        With ``cfg.flip_test`` each view is also read mirrored (hands swapped back) and averaged."""
         self.eval()
+        perm = get_layout(KPT_LAYOUT).mirror_permutation
         kpts, vis, lats = [], [], []
         for s in range(0, len(frames), window):
             v = views[s:s + window]
             crops = cut_views(frames[s:s + window], v, width, height, self.cfg.image_size)
             out = self(crops[None])
-            kpts.append(from_view(out["keypoints"][0].numpy(), v))
-            vis.append(out["visibility"][0].sigmoid().numpy())
+            uv, p = out["keypoints"][0].numpy(), out["visibility"][0].sigmoid().numpy()
+            if self.cfg.flip_test:
+                back = self(crops.flip(-1)[None])
+                uv_m = back["keypoints"][0].numpy()[:, perm]
+                uv_m[..., 0] = 1 - uv_m[..., 0]
+                uv, p = (uv + uv_m) / 2, (p + back["visibility"][0].sigmoid().numpy()[:, perm]) / 2
+            kpts.append(from_view(uv, v))
+            vis.append(p)
             lats.append(out["latent"][0].numpy())
         return np.concatenate(kpts), np.concatenate(vis), np.concatenate(lats)
 
@@ -441,15 +450,22 @@ def _mean_box_pose(data: list[_Prepared]) -> np.ndarray:
 
 
 def _random_view(d: _Prepared, rng: np.random.Generator, p_full: float) -> np.ndarray:
-    """A jittered person box (what pass 2 sees, with pass 1's errors) or a jittered letterbox."""
+    """A jittered person box (what pass 2 sees, with pass 1's errors) or, with probability
+    ``p_full``, a scene view (what pass 1 sees): the letterboxed frame, or a view 0.7 to 2.5 times
+    the person box anywhere around it, so that pass 1 meets signers of any size and position."""
     if d.box is None or rng.random() < p_full:
-        view = letterbox_view(d.width, d.height)
-        scale, shift = math.exp(rng.uniform(-0.15, 0.15)), rng.uniform(-0.08, 0.08, 2)
-    else:
+        if d.box is None or rng.random() < 0.3:
+            view = letterbox_view(d.width, d.height)
+            view[2] *= math.exp(rng.uniform(-0.15, 0.15))
+            view[:2] += rng.uniform(-0.08, 0.08, 2) * view[2]
+            return view
         view = d.box.copy()
-        scale, shift = math.exp(rng.uniform(math.log(0.75), math.log(1.4))), rng.uniform(-0.12, 0.12, 2)
-    view[2] *= scale
-    view[:2] += shift * view[2]
+        view[2] *= math.exp(rng.uniform(math.log(0.7), math.log(2.5)))
+        view[:2] += rng.uniform(-0.5, 0.5, 2) * max(view[2] - d.box[2], 0.0) + rng.uniform(-0.1, 0.1, 2) * d.box[2]
+        return view
+    view = d.box.copy()
+    view[2] *= math.exp(rng.uniform(math.log(0.75), math.log(1.4)))
+    view[:2] += rng.uniform(-0.12, 0.12, 2) * view[2]
     return view
 
 
@@ -496,11 +512,11 @@ def _sample(d: _Prepared, rng: np.random.Generator, window: int, size: int, perm
 def train_video2pose(videos: list[VideoTargets], fusion, config: Video2PoseConfig | None = None, *,
                      steps: int = 600, batch_size: int = 12, window: int = 2, lr: float = 2e-3,
                      seed: int = 0, flip: bool = True, max_seconds: float | None = None,
-                     p_full: float = 0.35) -> tuple[Video2Pose, list[dict[str, float]]]:
+                     p_full: float = 0.5) -> tuple[Video2Pose, list[dict[str, float]]]:
     """Distil the teacher tracks (keypoints) and ``fusion``'s latents into a Video2Pose network.
     Each step draws ``batch_size`` clips of ``window`` frames, videos equally often, each seen
-    through a random view (a letterboxed frame with probability ``p_full``, else a jittered crop
-    around the teacher's person box), mirrored half the time when ``flip``, colour-augmented."""
+    through a random view (a scene view with probability ``p_full``, else a jittered crop around
+    the teacher's person box: see ``_random_view``), mirrored half the time when ``flip``, colour-augmented."""
     config = config or Video2PoseConfig(latent=fusion.cfg.latent)
     if config.latent != fusion.cfg.latent:
         raise SignverseError(f"Video2Pose latent {config.latent} != fusion latent {fusion.cfg.latent}")
