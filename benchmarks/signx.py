@@ -380,7 +380,7 @@ def main(argv=None) -> int:
     p.add_argument("--ddim-steps", type=int, default=5)
     p.add_argument("--peers", default="head,signdw", help="comma list: head, signdw")
     p.add_argument("--timing-bs1", action="store_true", help="time inference one clip at a time")
-    p.add_argument("--v2p-steps", type=int, default=600)
+    p.add_argument("--v2p-steps", type=int, default=400)
     p.add_argument("--v2p-videos", default="", help="comma list of held-out videos (default: every video)")
     p.add_argument("--no-estimator", action="store_true", help="video2pose: do not time MediaPipe")
     p.add_argument("--seed", type=int, default=0)
