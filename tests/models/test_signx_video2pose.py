@@ -1,4 +1,5 @@
-"""SignX Video2Pose ViT: shapes, tiny overfit, prediction, run round trip and the recognize CLI."""
+"""SignX Video2Pose: shapes, views (crop geometry, mirroring), person box, smoothing, tiny overfit,
+prediction, run round trip and the recognize CLI."""
 from __future__ import annotations
 
 import json
@@ -11,10 +12,12 @@ torch = pytest.importorskip("torch")
 from signverse.core.pose import PoseSeq  # noqa: E402
 from signverse.models.signx import (FusionConfig, FusionModel, GlossConfig, Pose2Gloss, Video2Pose,  # noqa: E402
                                     Video2PoseConfig, load_run, save_run, train_video2pose)
-from signverse.models.signx.video2pose import VideoTargets  # noqa: E402
+from signverse.layouts import get_layout  # noqa: E402
+from signverse.models.signx.video2pose import (VideoTargets, cut_views, from_view, letterbox_view,  # noqa: E402
+                                               person_box, smooth_time, to_view)
 
-TINY = Video2PoseConfig(image_size=32, patch=16, d_model=32, heads=2, spatial_layers=1, temporal_layers=1,
-                        latent=16)
+TINY = Video2PoseConfig(image_size=32, frame_side=32, stem=8, d_model=32, heads=2, spatial_layers=1,
+                        temporal_layers=1, latent=16, smooth=1)
 FUSION = FusionConfig(tracks=("dwpose", "mediapipe-holistic"), hidden=32, latent=16, heads=2)
 
 
@@ -32,17 +35,78 @@ def test_forward_shapes():
     assert torch.isfinite(loss) and set(parts) == {"loss", "kpt", "vis", "latent"}
 
 
+def test_views_cut_where_the_keypoints_say():
+    """A bright pixel of a 400x200 video, decoded at half size, lands in the crop where to_view
+    puts its pixel coordinates, also rotated and mirrored; from_view inverts to_view."""
+    W, H, S = 400, 200, 48
+    frames = torch.zeros(4, 3, H // 2, W // 2)
+    frames[:, :, 28:34, 148:154] = 1.0                         # video pixels [296, 308) x [56, 68)
+    views = np.array([letterbox_view(W, H), [300, 60, 80], [290, 70, 120], [300, 60, 60]], np.float32)
+    angle, mirror = np.array([0, 0, 0.3, 0]), np.array([False, False, False, True])
+    crops = cut_views(frames, views, W, H, S, angle, mirror)
+    assert crops.shape == (4, 3, S, S)
+    where = to_view(np.full((4, 1, 2), [302.0, 62.0], np.float32), views, angle, mirror)[:, 0]
+    grid = np.arange(S) + 0.5
+    for crop, uv in zip(crops[:, 0].numpy(), where):
+        centroid = [(crop.sum(0) * grid).sum() / crop.sum(), (crop.sum(1) * grid).sum() / crop.sum()]
+        assert np.allclose(centroid, uv * S, atol=1.0)
+    assert np.allclose(where[1], [0.525, 0.525]) and where[3][0] < 0.5    # mirrored: now left of centre
+    xy = np.random.default_rng(0).uniform(0, 400, (4, 5, 2))
+    assert np.allclose(from_view(to_view(xy, views), views), xy, atol=1e-4)
+
+
+def test_person_box_and_smoothing():
+    xy = np.zeros((3, 128, 2), np.float32)
+    xy[:, 1] = [100, 50]                                     # neck
+    xy[:, 2], xy[:, 5] = [80, 50], [120, 50]                 # shoulders 40 px apart
+    box = person_box(xy, np.ones((3, 128), bool))
+    assert np.allclose(box, [100, 50 + 0.5 * 40, 3.2 * 40])
+    assert person_box(xy, np.zeros((3, 128), bool)) is None
+    ramp = np.arange(10, dtype=np.float32)[:, None, None] * np.ones((1, 2, 2))
+    smoothed = smooth_time(ramp, 5)
+    assert smoothed.shape == ramp.shape and np.allclose(smoothed[2:-2], ramp[2:-2])   # linear motion kept
+    assert smoothed[0, 0, 0] == pytest.approx((0 + 0 + 0 + 1 + 2) / 5)             # edges repeated
+    assert np.array_equal(smooth_time(ramp, 1), ramp)
+
+
+def test_mirrored_targets_swap_hands():
+    """A mirrored training clip has the signer's left hand in the right-hand slots, at mirrored x."""
+    from signverse.models.signx.video2pose import _Prepared, _sample
+    layout = get_layout("dwpose")
+    kpt = np.zeros((2, 128, 2), np.float32)
+    kpt[:, layout.slice("left_hand")] = [300, 100]
+    kpt[:, layout.slice("right_hand")] = [100, 100]
+    kpt[:, 1], kpt[:, 2], kpt[:, 5] = [200, 80], [150, 80], [250, 80]
+    valid = np.zeros((2, 128), bool)
+    valid[:, layout.slice("left_hand")] = True
+    d = _Prepared(torch.zeros(2, 3, 50, 100, dtype=torch.uint8), 400, 200, kpt, valid,
+                  np.zeros((2, 2, 4), np.float32), np.ones(2, bool), person_box(kpt, np.ones((2, 128), bool)))
+    perm = layout.mirror_permutation
+    seen = set()
+    for seed in range(12):
+        c = _sample(d, np.random.default_rng(seed), 2, 16, perm, 0.0, True)
+        right = c["valid"][0, layout.slice("right_hand")].all()
+        left = c["valid"][0, layout.slice("left_hand")].all()
+        assert right != left
+        u = float(c["keypoints"][0, layout.slice("right_hand" if right else "left_hand")][0, 0])
+        assert (u < 0.5) if right else (u > 0.5)             # the hand stays on its side of the image
+        seen.add(bool(right))
+    assert seen == {True, False}
+
+
 def _teacher_video(seed: int, T: int = 6) -> VideoTargets:
-    """Frames with a bright square whose position the teacher track follows (made by the test)."""
+    """Frames with a bright square; the teacher's body (a fixed figure, shoulders 60 px apart)
+    follows it (made by the test)."""
     rng = np.random.default_rng(seed)
-    frames = np.zeros((T, 32, 32, 3), np.uint8)
+    figure = np.random.default_rng(99).normal(0, 30, (33, 2))
+    figure[11], figure[12] = [30, 0], [-30, 0]               # Holistic left / right shoulder
+    frames = np.zeros((T, 32, 32, 3), np.uint8)                    # the 320x320 video at 32x32
     xy = np.full((T, 1, 543, 2), np.nan, np.float32)
     conf = np.zeros((T, 1, 543), np.float32)
     for t in range(T):
-        cx, cy = rng.integers(6, 26, 2)
+        cx, cy = rng.integers(10, 22, 2)
         frames[t, cy - 3:cy + 3, cx - 3:cx + 3] = 255
-        pts = np.array([cx, cy], np.float32) * 10 + rng.normal(0, 5, (33, 2))
-        xy[t, 0, :33], conf[t, 0, :33] = pts, 1.0
+        xy[t, 0, :33], conf[t, 0, :33] = np.array([cx, cy], np.float32) * 10 + figure, 1.0
     pose = PoseSeq(xy, conf, fps=25, width=320, height=320, layout="mediapipe-holistic")
     return VideoTargets(f"v{seed}", frames, pose)
 
@@ -51,9 +115,11 @@ def test_tiny_distillation_overfits_and_round_trips(tmp_path):
     fusion = FusionModel(FUSION).eval()
     videos = [_teacher_video(0), _teacher_video(1)]
     model, hist = train_video2pose(videos, fusion, TINY, steps=120, batch_size=2, window=6, lr=3e-3, flip=False)
-    assert np.mean([h["kpt"] for h in hist[-10:]]) < 0.5 * hist[0]["kpt"]
+    assert np.mean([h["kpt"] for h in hist[-10:]]) < 0.5 * np.mean([h["kpt"] for h in hist[:5]])
     pose, lat = model.predict(videos[0].frames, 320, 320, fps=25)
     assert pose.layout == "dwpose" and pose.xy.shape == (6, 1, 128, 2) and lat.shape == (6, 16)
+    kpt, vis, _ = model.predict_keypoints(videos[0].frames, 320, 320)
+    assert kpt.shape == (6, 128, 2) and np.isfinite(kpt).all() and vis.shape == (6, 128)
     gloss = Pose2Gloss(GlossConfig(fusion=FUSION, d_model=32, heads=2, enc_layers=1, dec_layers=1,
                                    emb_dim=16), ["a", "b"])
     save_run(tmp_path / "run", gloss=gloss, video2pose=model)
@@ -100,7 +166,7 @@ def test_targets_come_from_one_decoding_pass_and_are_cached(shared_data, tmp_pat
     monkeypatch.setenv("SIGNVERSE_CACHE", str(tmp_path / "cache"))
     video = shared_data("videos", "asl_house.mp4")
     first = load_targets(video, 32, fps=6.0)
-    assert first.frames.shape[1:] == (32, 32, 3)
+    assert first.frames.shape[1:] == (24, 32, 3)                     # long side 32, aspect kept
     assert first.pose.n_frames == len(first.frames) and first.pose.fps == 6.0
     assert first.pose.layout == "mediapipe-holistic" and first.pose.n_persons == 1
     assert (first.pose.width, first.pose.height) == (320, 240)     # pixels of the original video
@@ -109,4 +175,11 @@ def test_targets_come_from_one_decoding_pass_and_are_cached(shared_data, tmp_pat
     assert np.array_equal(again.frames, first.frames)
     assert np.array_equal(again.pose.valid, first.pose.valid)
     assert np.allclose(again.pose.xy[first.pose.valid], first.pose.xy[first.pose.valid])
-    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 1
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 2        # teacher track + frames
+    from signverse.models.signx import video2pose
+
+    def no_teacher(*_a):
+        raise AssertionError("the teacher ran again")
+    monkeypatch.setattr(video2pose, "_frames_and_teacher", no_teacher)
+    larger = load_targets(video, 64, fps=6.0)                         # new size: the teacher is not re-run
+    assert larger.frames.shape[1:] == (48, 64, 3) and np.array_equal(larger.pose.valid, first.pose.valid)

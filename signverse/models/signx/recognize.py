@@ -76,7 +76,7 @@ def recognize_video(video: str | Path, run: SignXRun, path: str = "video2pose", 
             raise SignverseError("the run has no video2pose model (train one, or use --path estimators)")
         from signverse.models.signx.video2pose import read_frames
         v2p = run.video2pose
-        frames, w, h, rate = read_frames(video, v2p.cfg.image_size, fps)
+        frames, w, h, rate = read_frames(video, v2p.cfg.frame_side, fps)
         times["decode"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         pose, _latents = v2p.predict(frames, w, h, fps=rate)

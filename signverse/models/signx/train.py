@@ -82,7 +82,7 @@ def train_gloss_run(data: str | Path, out: str | Path, *, epochs: int = 10,
     return {"loss": hist[-1]["loss"]} if hist else {}
 
 
-def train_video2pose_run(data: str | Path, out: str | Path, *, steps: int = 300,
+def train_video2pose_run(data: str | Path, out: str | Path, *, steps: int = 600,
                          config: Video2PoseConfig | None = None, limit: int | None = None) -> dict:
     """Distil MediaPipe Holistic (cached) and the run's fusion latents into a Video2Pose ViT;
     ``out`` must already hold a gloss (or fusion) model, which the ViT is added to."""
@@ -96,7 +96,7 @@ def train_video2pose_run(data: str | Path, out: str | Path, *, steps: int = 300,
     if fusion is None:
         raise InputError(out, "run has no fusion or gloss model to distil latents from")
     config = config or Video2PoseConfig(latent=fusion.cfg.latent)
-    targets = [load_targets(v, config.image_size) for v in videos]
+    targets = [load_targets(v, config.frame_side) for v in videos]
     model, hist = train_video2pose(targets, fusion, config, steps=steps)
     save_run(out, gloss=run.gloss, fusion=run.fusion, video2pose=model,
              info={**run.info, "video2pose": {"data": str(data), "steps": steps}})
