@@ -53,6 +53,7 @@ class RunOptions:
     keep_downloads: bool = False
     progress: bool = True
     quiet_native: bool = False              # --workers 0: native stderr to <out>/logs (CLI without -v)
+    split_seconds: float | None = 60.0      # longer videos run as ranges on several workers (None: never)
 
 
 @dataclass
@@ -220,7 +221,7 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
     executor = make_executor(options.executor, config,
                              options.workers if options.workers is not None else default_workers(),
                              ray_address=options.ray_address, log_dir=str(out / "logs"),
-                             quiet_native=options.quiet_native)
+                             quiet_native=options.quiet_native, split_seconds=options.split_seconds)
     bar = _progress(len(todo), options.progress)
     retry: list[VideoRecord] = []
     uncommitted: list[tuple[VideoRecord, VideoResult]] = []
