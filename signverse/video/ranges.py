@@ -16,7 +16,7 @@ source frame on screen at ``first/fps`` and everything after it:
 * from there the same resampling runs, converting to RGB only frames with an index in the range,
   and stops at the first frame past ``stop``.
 
-Every source frame belongs to exactly one range (the one holding the first index it covers), so
+Every source frame belongs to exactly one range (the one whose time span holds its stamp), so
 ``RangeStats.source_frames`` summed over ranges is the whole video's decoded-frame count; a timestamp
 gap belongs to the range holding its first missing index.
 
@@ -165,7 +165,7 @@ def _source_frames(container, stream, path, origin: float, stats: RangeStats, av
             return
         rel = _stamped(frame, stream, path) - origin
         if key_rel is None:
-            if not (frame.key_frame or str(frame.pict_type) in ("I", "PictureType.I")):
+            if not frame.key_frame:
                 stats.seek_discarded += 1
                 continue
             key_rel = rel
@@ -195,11 +195,11 @@ def _resample(source, fps: float, first: int, stop: int | None, eps: float, max_
         stats.emitted += 1
         return k_, k_ / fps, held_rgb
 
-    def own(k_at: int) -> None:
-        if first <= k_at < end_k:
-            stats.source_frames += 1
-        elif k_at < first:
-            stats.lead_in += 1
+    # A source frame belongs to the range whose span of time holds its stamp; the boundary is the
+    # same expression in both neighbours, so every frame is counted once (frames that are never on
+    # screen when downsampling included).
+    owned_from = -math.inf if first == 0 else first / fps + eps
+    owned_to = math.inf if stop is None else stop / fps + eps
 
     for rel, duration, frame in source:
         if k is None:
@@ -217,10 +217,13 @@ def _resample(source, fps: float, first: int, stop: int | None, eps: float, max_
                 if first <= k < end_k:
                     stats.gaps.append((until, rel - until))
                 k = max(k, _first_index(rel, fps, eps))
-        if k >= end_k:
+        if rel > owned_to:   # this frame and all later ones belong to the next ranges
             stats.reached_stop = True
             return
-        own(k)
+        if rel > owned_from:
+            stats.source_frames += 1
+        else:
+            stats.lead_in += 1
         held, held_rgb = (rel, duration or nominal, frame), None
     if held is None:
         return
