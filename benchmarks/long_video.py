@@ -1,0 +1,203 @@
+"""One long video on 1 worker vs 2 workers (the video split into frame ranges), same script, same input.
+
+The shared data has no long video, so one is built at run time (not kept in the repo): the real
+720p signing clips of ``../shared/data/videos`` (``msl_*.mp4``) decoded and played end to end,
+looped to ``--seconds`` (default 300: 5 minutes), re-encoded as H.264 30 fps (x264 ultrafast, 2 B-frames) with a
+keyframe every ``--gop`` frames (default 150, 5 s, like web video), with a WebVTT caption track of
+one cue every 3 s, so the run cuts ~100 clips. Then, per repeat and backend:
+
+1. ``extract(..., workers=1)``: the whole video on one worker process;
+2. ``extract(..., workers=2, split_seconds=60)``: ranges on two worker processes, joined;
+
+both wall-clock, process start-up and model loading included, and the speedup 1 / 2. The clips of
+the two runs are compared frame by frame: identical, or (MediaPipe tracks landmarks from frame to
+frame and restarts at each range) how many frames differ and how far from a seam they are.
+
+Backends: ``mediapipe`` (the real model) and ``stand-in``: the replay backend spinning the CPU
+(``busy=True``) for ``--frame-ms`` per frame, i.e. a model with the real per-frame cost on the
+same cores (a *sleeping* stand-in would hide CPU contention, so it is not used). The stand-in's
+poses do not depend on the pixels and its replay position differs per worker, so only the clip
+layout (ids, frame counts) is compared for it.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/long_video.py                 # both backends, 1 repeat
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/long_video.py --backend stand-in --repeats 3 --seconds 120
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+
+def build_long_video(path: Path, seconds: float, gop: int, size=(1280, 720), fps: int = 30) -> Path:
+    """The real clips end to end, looped to ``seconds``, as one H.264 file (PyAV, no ffmpeg binary)."""
+    import av
+    from signverse.video import decode
+    sources = sorted((DATA / "videos").glob("msl_*.mp4"))
+    if not sources:
+        raise SystemExit(f"no msl_*.mp4 in {DATA / 'videos'}")
+    width, height = size
+    clips = [[rgb.copy() for _, _, rgb in decode(src, fps, max_side=max(size))] for src in sources]
+    clips = [[f for f in c if f.shape[:2] == (height, width)] for c in clips]
+    frames = [f for c in clips for f in c]
+    total = int(seconds * fps)
+    time_base = Fraction(1, 15360)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = time_base
+        stream.options = {"g": str(gop), "bf": "2", "preset": "ultrafast", "crf": "23"}
+        for i in range(total):
+            frame = av.VideoFrame.from_ndarray(frames[i % len(frames)], format="rgb24")
+            frame.pts, frame.time_base = int(round(i / fps / time_base)), time_base
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def write_captions(path: Path, seconds: float, every: float = 3.0, length: float = 2.5) -> Path:
+    def stamp(t: float) -> str:
+        return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
+    cues = [f"{stamp(t)} --> {stamp(t + length)}\ncue {i}\n" for i, t in
+            enumerate(np.arange(0.2, seconds - length, every))]
+    path.write_text("WEBVTT\n\n" + "\n".join(cues))
+    return path
+
+
+def run_once(record, out: Path, config, workers: int, split_seconds: float | None) -> dict:
+    from signverse.pipeline.run import RunOptions, extract
+    t0 = time.perf_counter()
+    summary = extract([record], out, config, RunOptions(workers=workers, split_seconds=split_seconds,
+                                                         progress=False, retries=0))
+    wall = time.perf_counter() - t0
+    if summary.failed or summary.succeeded != 1:
+        raise SystemExit(f"run failed: {summary.failures}")
+    return {"wall_s": round(wall, 2), "frames": summary.frames, "clips": summary.clips,
+            "infer_s": round(summary.infer_s, 1), "decode_s": round(summary.decode_s, 1)}
+
+
+def compare(one: Path, two: Path, fps: float, seams: list[int], poses: bool) -> dict:
+    """Clips of the two stores: same ids and frame counts; with ``poses``, frames that differ."""
+    from signverse.io.corpus import open_corpus
+    a, b = open_corpus(one), open_corpus(two)
+    ids_a, ids_b = sorted(a.ids()), sorted(b.ids())
+    report = {"clips": len(ids_a), "same_clip_ids": ids_a == ids_b}
+    if ids_a != ids_b:
+        return report
+    frames = differ = 0
+    distances = []
+    same_frames = True
+    for cid in ids_a:
+        x, y = a[cid], b[cid]
+        if x.pose.n_frames != y.pose.n_frames:
+            same_frames = False
+            continue
+        frames += x.pose.n_frames
+        if not poses:
+            continue
+        xy_a, xy_b = x.pose.xy, y.pose.xy
+        diff = ~np.isclose(xy_a, xy_b, atol=1e-3, equal_nan=True).all(axis=(1, 2, 3))
+        diff |= ~np.isclose(x.pose.conf, y.pose.conf, atol=1e-3).all(axis=(1, 2))
+        first = int(round(x.start * fps))
+        for i in np.flatnonzero(diff):
+            k = first + int(i)
+            before = [k - s for s in seams if s <= k]
+            distances.append(min(before) if before else k)
+        differ += int(diff.sum())
+    report.update(same_frame_counts=same_frames, clip_frames=frames)
+    if poses:
+        report.update(frames_differing=differ,
+                      frames_differing_frac=round(differ / max(frames, 1), 4),
+                      max_frames_after_seam=max(distances) if distances else 0,
+                      differing_within_1s_of_seam=int(sum(d < fps for d in distances)))
+    return report
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=300.0)
+    ap.add_argument("--gop", type=int, default=150)
+    ap.add_argument("--video", default=None, help="reuse (or build once at) this path")
+    ap.add_argument("--backend", choices=("both", "mediapipe", "stand-in"), default="both")
+    ap.add_argument("--frame-ms", type=float, default=None,
+                    help="stand-in per-frame cost (default: measured MediaPipe cost in this script)")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--split-seconds", type=float, default=60.0)
+    ap.add_argument("--json", default=None, help="also write the figures here")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from signverse.core.records import VideoRecord
+    from signverse.pipeline.segments import plan_ranges
+    from signverse.pipeline.worker import ExtractConfig
+    fps = 24.0
+
+    tmp = Path(tempfile.mkdtemp(prefix="signverse-longvid-"))
+    video = Path(args.video) if args.video else tmp / "long.mp4"
+    if not video.exists():
+        t0 = time.perf_counter()
+        build_long_video(video, args.seconds, args.gop)
+        print(f"built {video} ({args.seconds:.0f} s, {video.stat().st_size / 1e6:.1f} MB) in "
+              f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    captions = write_captions(video.with_suffix(".en.vtt"), args.seconds)
+    record = VideoRecord("long", path=str(video), captions=[str(captions)])
+    seams = [first for first, _ in plan_ranges(int(args.seconds * fps), fps, 2, args.split_seconds)][1:]
+
+    results = {"video_s": args.seconds, "gop": args.gop, "split_seconds": args.split_seconds, "seams": seams,
+               "cpus": os.cpu_count()}
+    backends = ["mediapipe", "stand-in"] if args.backend == "both" else [args.backend]
+    frame_ms = args.frame_ms
+    for backend in backends:
+        if backend == "mediapipe":
+            config = ExtractConfig(fps=fps, backend="mediapipe")
+        else:
+            if frame_ms is None:
+                frame_ms = results.get("mediapipe", {}).get("frame_ms") or 40.0
+            config = ExtractConfig(fps=fps, backend="replay", backend_options={
+                "source": str(DATA / "poses"), "frame_ms": frame_ms, "busy": True})
+        runs = []
+        for rep in range(args.repeats):
+            load = os.getloadavg()[0]
+            one = run_once(record, tmp / f"{backend}-1w-{rep}", config, 1, args.split_seconds)
+            two = run_once(record, tmp / f"{backend}-2w-{rep}", config, 2, args.split_seconds)
+            cmp = compare(tmp / f"{backend}-1w-{rep}", tmp / f"{backend}-2w-{rep}", fps, seams,
+                          poses=backend == "mediapipe")
+            run = {"one_worker": one, "two_workers_split": two,
+                   "speedup": round(one["wall_s"] / two["wall_s"], 3), "load_before": round(load, 2),
+                   "load_after": round(os.getloadavg()[0], 2), "clips_compared": cmp}
+            print(f"{backend} repeat {rep + 1}: 1 worker {one['wall_s']:.1f} s, 2 workers (split) "
+                  f"{two['wall_s']:.1f} s, speedup {run['speedup']:.2f}x; load {load:.1f} -> "
+                  f"{run['load_after']:.1f}; {json.dumps(cmp)}", flush=True)
+            runs.append(run)
+        speedups = [r["speedup"] for r in runs]
+        entry = {"runs": runs, "speedup_median": statistics.median(speedups),
+                 "speedup_min": min(speedups), "speedup_max": max(speedups)}
+        if backend == "mediapipe":
+            frames = runs[0]["one_worker"]["frames"]
+            entry["frame_ms"] = round(1000 * runs[0]["one_worker"]["infer_s"] / frames, 1)
+        else:
+            entry["frame_ms"] = frame_ms
+        results[backend] = entry
+        print(f"{backend}: speedup 2 workers vs 1 on a {args.seconds:.0f} s video: median "
+              f"{entry['speedup_median']:.2f}x (min {entry['speedup_min']:.2f}, max {entry['speedup_max']:.2f}, "
+              f"{len(runs)} repeats; model {entry['frame_ms']} ms/frame)", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    raise SystemExit(main())
