@@ -12,7 +12,9 @@ The parent process is the only writer of the store and the ledger. Commit protoc
 A crash before 3 leaves videos not ``done``: the next run redoes them and the writer skips any of
 their clips that reached a closed shard, while unfinished temporary shards are removed when the
 writer reopens. So every clip is stored exactly once and every shard is complete. Shards end on
-video boundaries, so a video's clips are committed as a unit.
+video boundaries, so a video's clips are committed as a unit. A long video split into frame
+ranges across workers (``segments.SplitExecutor``) is still one unit here: its result arrives only
+once every range is back and joined, so it is never ``done`` with a range missing.
 """
 from __future__ import annotations
 
