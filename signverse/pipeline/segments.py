@@ -82,6 +82,8 @@ class RangePart:
     decode_s: float = 0.0
     infer_s: float = 0.0
     wall_s: float = 0.0
+    cpu_s: float = 0.0                                    # CPU seconds of the worker process on it
+    worker: int = 0                                       # the worker's process id
     error: str | None = None
     unsplittable: bool = False                            # the video must be decoded whole
 
@@ -124,8 +126,9 @@ def process_range(processor: VideoProcessor, task: RangeTask) -> RangePart:
     """Estimate poses over one range of a video (runs in a worker; never raises)."""
     from signverse.video import probe
     from signverse.video.ranges import RangeUnsupported
-    t0 = time.perf_counter()
-    part = RangePart(task.video_id, task.index, task.token)
+    import os
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    part = RangePart(task.video_id, task.index, task.token, worker=os.getpid())
     try:
         cfg = processor.config
         path = processor._local_path(task.record)
@@ -150,6 +153,7 @@ def process_range(processor: VideoProcessor, task: RangeTask) -> RangePart:
         log.debug("range %s of %s failed", task.index, task.video_id, exc_info=True)
         part.error = _one_line(f"{type(exc).__name__}: {exc}")
     part.wall_s = time.perf_counter() - t0
+    part.cpu_s = time.process_time() - cpu0
     return part
 
 
@@ -247,6 +251,9 @@ class SplitExecutor:
         self._ready: deque[tuple[VideoRecord, VideoResult]] = deque()
         self._tokens = itertools.count()
         self.split_videos = 0
+        self.range_cpu: dict[int, float] = {}   # worker process id -> CPU seconds spent on ranges
+        self.range_costs: list[list[float]] = []   # per joined video: CPU seconds of each range, in order
+        self.join_s = 0.0                        # parent time spent joining ranges and finishing videos
 
     def plan(self, record: VideoRecord) -> list[tuple[int, int | None]]:
         """The ranges of ``record`` (``[]``: process it whole)."""
@@ -318,8 +325,11 @@ class SplitExecutor:
         assembly.files[task.index] = _JoinedSpill.save(assembly.folder.name, name, part.chunks)
         part.chunks = []
         assembly.parts[task.index] = part
+        self.range_cpu[part.worker] = self.range_cpu.get(part.worker, 0.0) + part.cpu_s
         if len(assembly.parts) == assembly.count:
             del self._assemblies[task.token]
+            t0 = time.perf_counter()
+            self.range_costs.append([assembly.parts[i].cpu_s for i in range(assembly.count)])
             try:
                 result = self._join(assembly)
             except SignverseError as exc:
@@ -329,6 +339,7 @@ class SplitExecutor:
                 result = VideoResult(task.video_id, error=_one_line(f"{type(exc).__name__}: {exc}"))
             finally:
                 assembly.folder.cleanup()
+                self.join_s += time.perf_counter() - t0
             result.wall_s = time.perf_counter() - assembly.started
             self._ready.append((assembly.record, result))
 
