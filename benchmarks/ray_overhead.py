@@ -37,8 +37,12 @@ def measure(kind: str, config, records, workers: int, rounds: int) -> dict:
     out: dict = {}
     t0 = time.perf_counter()
     if kind == "ray":
+        # Started as RayExecutor starts a private instance (actors at normal priority), but here,
+        # so that ray.init is timed on its own.
         import ray
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        from signverse.pipeline.executors import _normal_priority_ray_workers
+        with _normal_priority_ray_workers():
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         out["ray_init_s"] = round(time.perf_counter() - t0, 2)
     executor = make_executor(kind, config, workers)
     try:

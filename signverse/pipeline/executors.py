@@ -198,8 +198,9 @@ class RayExecutor:
                     # An existing cluster owns its resources and dashboard: pass nothing about them.
                     ray.init(address=address, **(init_options or {}))
                 else:
-                    ray.init(**{"include_dashboard": False, "log_to_driver": False,
-                                "num_cpus": workers or default_workers(), **(init_options or {})})
+                    with _normal_priority_ray_workers():
+                        ray.init(**{"include_dashboard": False, "log_to_driver": False,
+                                    "num_cpus": workers or default_workers(), **(init_options or {})})
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise SignverseError(f"cannot start or join Ray (address={address or 'local'}): {exc}") \
                     from None
@@ -245,6 +246,23 @@ class RayExecutor:
         self._idle = []
         if self._owns_ray:
             self._ray.shutdown()
+
+
+class _normal_priority_ray_workers:
+    """While a private local Ray starts: its actors run at normal priority, like local worker
+    processes. Ray's default (``RAY_worker_niceness``: 15) makes every actor yield to any other
+    process on the machine, which only suits a node that serves something else first. An explicit
+    ``RAY_worker_niceness`` in the environment wins."""
+
+    def __enter__(self):
+        self._set = "RAY_worker_niceness" not in os.environ
+        if self._set:
+            os.environ["RAY_worker_niceness"] = "0"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._set:
+            os.environ.pop("RAY_worker_niceness", None)
 
 
 class _RayWorker:
