@@ -141,15 +141,18 @@ def run_once(record, out: Path, config, workers: int, split_seconds: float | Non
 
 
 def compare(one: Path, two: Path, fps: float, seams: list[int], poses: bool) -> dict:
-    """Clips of the two stores: same ids and frame counts; with ``poses``, frames that differ."""
+    """Clips of the two stores: same ids and frame counts; with ``poses``, which frames differ
+    (any point by more than 0.001 px, or a different set of detected points), where they are
+    relative to the seams, and by how much (mean point distance in px, over points both found)."""
     from signverse.io.corpus import open_corpus
     a, b = open_corpus(one), open_corpus(two)
     ids_a, ids_b = sorted(a.ids()), sorted(b.ids())
     report = {"clips": len(ids_a), "same_clip_ids": ids_a == ids_b}
     if ids_a != ids_b:
         return report
-    frames = differ = 0
-    distances = []
+    frames = differ = presence = 0
+    before_first_seam = after_first_seam = differ_before = 0
+    distances, shifts = [], []
     same_frames = True
     for cid in ids_a:
         x, y = a[cid], b[cid]
@@ -159,21 +162,38 @@ def compare(one: Path, two: Path, fps: float, seams: list[int], poses: bool) -> 
         frames += x.pose.n_frames
         if not poses:
             continue
-        xy_a, xy_b = x.pose.xy, y.pose.xy
-        diff = ~np.isclose(xy_a, xy_b, atol=1e-3, equal_nan=True).all(axis=(1, 2, 3))
+        xy_a, xy_b = x.pose.xy[:, 0], y.pose.xy[:, 0]
+        found_a, found_b = np.isfinite(xy_a).all(-1), np.isfinite(xy_b).all(-1)
+        both = found_a & found_b
+        gap = np.where(both, np.linalg.norm(np.nan_to_num(xy_a - xy_b), axis=-1), 0.0)
+        diff = (gap > 1e-3).any(-1) | (found_a != found_b).any(-1)
         diff |= ~np.isclose(x.pose.conf, y.pose.conf, atol=1e-3).all(axis=(1, 2))
+        presence += int((found_a != found_b).any(-1).sum())
         first = int(round(x.start * fps))
+        for i in range(x.pose.n_frames):
+            k = first + i
+            if seams and k < seams[0]:
+                before_first_seam += 1
+                differ_before += int(diff[i])
+            else:
+                after_first_seam += 1
         for i in np.flatnonzero(diff):
             k = first + int(i)
             before = [k - s for s in seams if s <= k]
-            distances.append(min(before) if before else k)
+            distances.append(min(before) if before else -1)
+            if both[i].any():
+                shifts.append(float(gap[i][both[i]].mean()))
         differ += int(diff.sum())
     report.update(same_frame_counts=same_frames, clip_frames=frames)
     if poses:
-        report.update(frames_differing=differ,
-                      frames_differing_frac=round(differ / max(frames, 1), 4),
-                      max_frames_after_seam=max(distances) if distances else 0,
-                      differing_within_1s_of_seam=int(sum(d < fps for d in distances)))
+        report.update(
+            frames_differing=differ, frames_differing_frac=round(differ / max(frames, 1), 4),
+            frames_before_first_seam=before_first_seam, differing_before_first_seam=differ_before,
+            frames_from_first_seam=after_first_seam,
+            differing_within_1s_after_a_seam=int(sum(0 <= d < fps for d in distances)),
+            frames_with_other_points_found=presence,
+            mean_point_shift_px_median=round(float(np.median(shifts)), 2) if shifts else 0.0,
+            mean_point_shift_px_p90=round(float(np.percentile(shifts, 90)), 2) if shifts else 0.0)
     return report
 
 
@@ -213,6 +233,8 @@ def main(argv=None) -> int:
                     help="run the 1-worker and 2-worker runs at the same time (halves the time taken on a "
                          "loaded machine; the wall-clock ratio is then meaningless, the CPU-accounted one holds)")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--compare", nargs=2, default=None, metavar=("STORE_1W", "STORE_2W"),
+                    help="only compare two stores of an earlier run (MediaPipe poses)")
     ap.add_argument("--run-one", type=int, default=None, help=argparse.SUPPRESS)   # internal: one run
     ap.add_argument("--store", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -221,6 +243,10 @@ def main(argv=None) -> int:
     from signverse.pipeline.segments import plan_ranges
     from signverse.pipeline.worker import ExtractConfig
     fps = 24.0
+    if args.compare:
+        seams = [first for first, _ in plan_ranges(int(args.seconds * fps), fps, 2, args.split_seconds)][1:]
+        print(json.dumps(compare(Path(args.compare[0]), Path(args.compare[1]), fps, seams, poses=True)))
+        return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="signverse-longvid-"))
     video = Path(args.video) if args.video else tmp / "long.mp4"
