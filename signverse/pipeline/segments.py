@@ -9,10 +9,11 @@ exactly once, with the same times and pixels as one pass. A worker runs the esti
 range (``VideoProcessor._estimate``, the same loop as a whole video) and returns the per-frame
 poses plus the signer features. When all ranges of a video are back, the parent joins them in
 order and runs what needs the whole video once (``VideoProcessor._assemble``): signer tracking and
-choice, hand fixing, clip cutting and QC. So clips are those of an unsplit run, except where the
-estimator itself carries state across frames: MediaPipe tracks landmarks from frame to frame and
-is reset at each range start (a model that looks at each frame alone, like DWPose, gives
-identical poses).
+choice, hand fixing, clip cutting and QC. So clips are those of an unsplit run (same ids, frames,
+times), and a model that looks at each frame alone (DWPose) gives identical poses. MediaPipe
+tracks landmarks from frame to frame and is reset at each range start; its tracker does not
+converge back to the one-pass values, so poses after the first seam differ slightly (measured by
+``benchmarks/long_video.py``: median 0.4 px per point at 1280x720).
 
 The ledger is untouched: a split video is one unit there, ``done`` only when its joined clips are
 committed. If a range fails, the video fails (with the range named) and the run's retry redoes all
