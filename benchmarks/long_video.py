@@ -241,7 +241,6 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from signverse.core.records import VideoRecord
     from signverse.pipeline.segments import plan_ranges
-    from signverse.pipeline.worker import ExtractConfig
     fps = 24.0
     if args.compare:
         seams = [first for first, _ in plan_ranges(int(args.seconds * fps), fps, 2, args.split_seconds)][1:]

@@ -138,7 +138,7 @@ def run(args) -> int:
     for name in ("workers", "retries", "limit", "split_seconds"):
         value = getattr(args, name)
         if value is not None and value < 0:
-            raise SignverseError(f"--{name} must be >= 0")
+            raise SignverseError(f"--{name.replace('_', '-')} must be >= 0")
     manifest = load_inputs(args.input, captions_dir=args.captions, sign_language=args.sign_language)
     for warning in manifest.warnings:
         print(f"signverse extract: note: {warning}", file=sys.stderr)
