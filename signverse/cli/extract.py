@@ -60,6 +60,9 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes/actors (default: all cores; 0 = run in this process)")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
+    p.add_argument("--split-seconds", type=float, default=60.0, metavar="SECONDS",
+                   help="videos longer than this run as frame ranges on several workers (default 60; "
+                        "0 = never split)")
     p.add_argument("--ray-address", default=None,
                    help="join an existing Ray cluster (default: $RAY_ADDRESS, else a local instance)")
     p.add_argument("--captions", default=None, metavar="DIR",
@@ -132,10 +135,10 @@ def run(args) -> int:
     from signverse.pipeline.qc import QCFilter
     from signverse.pipeline.run import RunOptions, extract
     from signverse.pipeline.worker import ExtractConfig
-    for name in ("workers", "retries", "limit"):
+    for name in ("workers", "retries", "limit", "split_seconds"):
         value = getattr(args, name)
         if value is not None and value < 0:
-            raise SignverseError(f"--{name} must be >= 0")
+            raise SignverseError(f"--{name.replace('_', '-')} must be >= 0")
     manifest = load_inputs(args.input, captions_dir=args.captions, sign_language=args.sign_language)
     for warning in manifest.warnings:
         print(f"signverse extract: note: {warning}", file=sys.stderr)
@@ -153,6 +156,7 @@ def run(args) -> int:
                            min_frames=args.min_frames, min_motion=args.min_motion))
     options = RunOptions(
         executor=args.executor, workers=args.workers, ray_address=args.ray_address, retries=args.retries,
+        split_seconds=args.split_seconds or None,
         limit=args.limit, retry_failed=not args.skip_failed, shard_clips=args.shard_clips,
         commit_videos=max(1, args.commit_every), commit_seconds=args.commit_seconds,
         release_dir=args.release_shards, cache_dir=args.cache_dir, max_cached_videos=args.max_cached,

@@ -9,7 +9,9 @@ pipeline's own cost (decode, signer selection, clips, QC, store, ledger), never 
 
 ``frame_ms`` makes each call take that many milliseconds per frame, like a model running at a
 given rate (0: pure pipeline overhead). By default the time is slept, which is how an accelerator
-behaves (the CPU stays free); ``busy=True`` spins instead, like a model on the same CPU cores.
+behaves (the CPU stays free); ``busy=True`` spins until the calling thread has used that much CPU
+time instead, like a model on the same CPU cores (so on a loaded machine it takes longer, as a
+model would).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ class ReplayConfig:
     source: str = ""            # a pose file or a folder of pose files (required)
     layout: str = "dwpose"      # output layout (each file is converted to it; others are skipped)
     frame_ms: float = 0.0       # simulated model time per frame
-    busy: bool = False          # spin (CPU model) instead of sleeping (accelerator)
+    busy: bool = False          # spin for frame_ms of CPU time (CPU model) instead of sleeping (accelerator)
 
 
 class ReplayEstimator:
@@ -80,7 +82,8 @@ class ReplayEstimator:
                            asdict(ReplayConfig()))
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[FramePoses]:
-        t0 = time.perf_counter()
+        clock = time.thread_time if self.config.busy else time.perf_counter
+        t0 = clock()
         n = len(self._xy)
         out: list[FramePoses] = []
         for rgb in frames:
@@ -89,11 +92,11 @@ class ReplayEstimator:
             height, width = rgb.shape[:2]
             xy = self._xy[i] * np.array([width, height], np.float32)
             out.append((xy[None], self._conf[i][None].copy()))
-        wait = self.config.frame_ms / 1000.0 * len(frames) - (time.perf_counter() - t0)
+        wait = self.config.frame_ms / 1000.0 * len(frames) - (clock() - t0)
         if wait > 0:
             if self.config.busy:
-                end = time.perf_counter() + wait
-                while time.perf_counter() < end:
+                end = clock() + wait
+                while clock() < end:
                     pass
             else:
                 time.sleep(wait)

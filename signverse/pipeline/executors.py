@@ -2,7 +2,9 @@
 
 Both executors offer the same small interface to the orchestrator (which alone writes the store
 and the ledger): ``submit(record)``, ``next_result() -> (record, VideoResult)``, ``in_flight``,
-``slots`` and ``close()``. Each worker (process or actor) holds one model instance. A worker that
+``slots`` and ``close()``. A task is a video record or, for long videos split by
+``signverse.pipeline.segments.SplitExecutor`` (which wraps these), one ``RangeTask``. Each worker
+(process or actor) holds one model instance. A worker that
 dies (a native crash in a decoder or model) turns its in-flight videos into failed results and is
 replaced, so the run goes on.
 """
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 
 from signverse.core.errors import SignverseError, require
 from signverse.core.records import VideoRecord
-from signverse.pipeline.worker import (ExtractConfig, VideoProcessor, VideoResult, init_worker, run_in_worker,
+from signverse.pipeline.worker import (ExtractConfig, VideoProcessor, VideoResult, init_worker,
                                        worker_process_context)
 
 log = logging.getLogger(__name__)
@@ -99,11 +101,12 @@ class InlineExecutor:
         return len(self._queue)
 
     def next_result(self) -> tuple[VideoRecord, VideoResult]:
+        from signverse.pipeline.segments import run_task
         record = self._queue.popleft()
         if self._native_log is None:
-            return record, self.processor(record)
+            return record, run_task(self.processor, record)
         with NativeStderrToFile(self._native_log):
-            return record, self.processor(record)
+            return record, run_task(self.processor, record)
 
     def close(self) -> None:
         if self._native_log is None:
@@ -136,7 +139,7 @@ class LocalExecutor:
         return self._pool
 
     def submit(self, record: VideoRecord) -> None:
-        future = self._ensure_pool().submit(run_in_worker, record)
+        future = self._ensure_pool().submit(run_task_in_worker, record)
         self._futures[future] = record
 
     @property
@@ -197,8 +200,9 @@ class RayExecutor:
                     # An existing cluster owns its resources and dashboard: pass nothing about them.
                     ray.init(address=address, **(init_options or {}))
                 else:
-                    ray.init(**{"include_dashboard": False, "log_to_driver": False,
-                                "num_cpus": workers or default_workers(), **(init_options or {})})
+                    with _normal_priority_ray_workers():
+                        ray.init(**{"include_dashboard": False, "log_to_driver": False,
+                                    "num_cpus": workers or default_workers(), **(init_options or {})})
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise SignverseError(f"cannot start or join Ray (address={address or 'local'}): {exc}") \
                     from None
@@ -246,21 +250,60 @@ class RayExecutor:
             self._ray.shutdown()
 
 
+class _normal_priority_ray_workers:
+    """While a private local Ray starts: its actors run at normal priority, like local worker
+    processes. Ray's default (``RAY_worker_niceness``: 15) makes every actor yield to any other
+    process on the machine, which only suits a node that serves something else first. An explicit
+    ``RAY_worker_niceness`` in the environment wins."""
+
+    def __enter__(self):
+        self._set = "RAY_worker_niceness" not in os.environ
+        if self._set:
+            os.environ["RAY_worker_niceness"] = "0"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._set:
+            os.environ.pop("RAY_worker_niceness", None)
+
+
 class _RayWorker:
     """Body of a Ray actor: one VideoProcessor (one model) for its lifetime."""
 
     def __init__(self, config: ExtractConfig):
         self.processor = VideoProcessor(config)
 
-    def run(self, record: VideoRecord) -> VideoResult:
-        return self.processor(record)
+    def run(self, record: VideoRecord):
+        from signverse.pipeline.segments import run_task
+        return run_task(self.processor, record)
+
+
+def run_task_in_worker(task):
+    """Process-pool task function: a whole video or one range of a split video."""
+    from signverse.pipeline import worker
+    from signverse.pipeline.segments import run_task
+    if worker._PROCESSOR is None:
+        raise RuntimeError("init_worker was not called in this process")
+    return run_task(worker._PROCESSOR, task)
 
 
 def make_executor(kind: str, config: ExtractConfig, workers: int | None = None, *,
                   ray_address: str | None = None, log_dir: str | None = None,
-                  quiet_native: bool = False) -> Executor:
+                  quiet_native: bool = False, split_seconds: float | None = None) -> Executor:
     """``local`` (default; ``workers=0`` runs inline) or ``ray``; ``log_dir`` takes local workers'
-    native stderr (and, with ``quiet_native``, the inline executor's)."""
+    native stderr (and, with ``quiet_native``, the inline executor's). With ``split_seconds``,
+    two or more workers and a fixed ``config.fps``, longer videos are split into ranges that run
+    on several workers (``signverse.pipeline.segments``)."""
+    executor = _make_executor(kind, config, workers, ray_address=ray_address, log_dir=log_dir,
+                              quiet_native=quiet_native)
+    if split_seconds and executor.slots > 1 and config.fps is not None:
+        from signverse.pipeline.segments import SplitExecutor
+        return SplitExecutor(executor, config, split_seconds)
+    return executor
+
+
+def _make_executor(kind: str, config: ExtractConfig, workers: int | None, *, ray_address: str | None,
+                   log_dir: str | None, quiet_native: bool) -> Executor:
     if kind == "local":
         if workers == 0:
             native_log = (os.path.join(log_dir, f"native-{os.getpid()}.log")

@@ -12,7 +12,9 @@ The parent process is the only writer of the store and the ledger. Commit protoc
 A crash before 3 leaves videos not ``done``: the next run redoes them and the writer skips any of
 their clips that reached a closed shard, while unfinished temporary shards are removed when the
 writer reopens. So every clip is stored exactly once and every shard is complete. Shards end on
-video boundaries, so a video's clips are committed as a unit.
+video boundaries, so a video's clips are committed as a unit. A long video split into frame
+ranges across workers (``segments.SplitExecutor``) is still one unit here: its result arrives only
+once every range is back and joined, so it is never ``done`` with a range missing.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ class RunOptions:
     keep_downloads: bool = False
     progress: bool = True
     quiet_native: bool = False              # --workers 0: native stderr to <out>/logs (CLI without -v)
+    split_seconds: float | None = 60.0      # longer videos run as ranges on several workers (None: never)
 
 
 @dataclass
@@ -220,7 +223,7 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
     executor = make_executor(options.executor, config,
                              options.workers if options.workers is not None else default_workers(),
                              ray_address=options.ray_address, log_dir=str(out / "logs"),
-                             quiet_native=options.quiet_native)
+                             quiet_native=options.quiet_native, split_seconds=options.split_seconds)
     bar = _progress(len(todo), options.progress)
     retry: list[VideoRecord] = []
     uncommitted: list[tuple[VideoRecord, VideoResult]] = []

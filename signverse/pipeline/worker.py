@@ -333,9 +333,34 @@ class VideoProcessor:
         import tempfile
         from signverse.video import DecodeStats
         cfg = self.config
+        path = self._local_path(record)
+        tracks, track, warnings = self._tracks(record)
+
+        est = self.estimator()
+        est.reset()
+        stats = DecodeStats()
+        decoder = _Decoder(path, cfg.fps, cfg.read_ahead, cfg.read_ahead_bytes, max_side=cfg.max_side,
+                           max_hold=cfg.max_hold, stats=stats)
+        # The decoder reports the video's rate and display size with its first frame (``stats``):
+        # no separate probe pass that opens the file and decodes its first frame once more.
+        with tempfile.TemporaryDirectory(prefix="signverse-pose-") as spill_dir:
+            spill, features, times, infer = self._estimate(decoder, est, spill_dir, stats)
+            if spill is None or not times:
+                raise SignverseError(f"{path}: no video frame could be decoded")
+            return self._assemble(record, spill, features, times, stats, fps=cfg.fps or stats.fps or 25.0,
+                                  width=stats.width, height=stats.height, layout=est.layout,
+                                  one_person=bool(getattr(est, "single_person", False)),
+                                  tracks=tracks, track=track, warnings=warnings + stats.warnings,
+                                  decode_s=decoder.seconds, infer_s=infer)
+
+    @staticmethod
+    def _local_path(record: VideoRecord) -> str:
         if not record.path:
             raise SignverseError(f"{record.video_id}: no local file (no path, and no url was fetched)")
-        path = str(record.path)
+        return str(record.path)
+
+    def _tracks(self, record: VideoRecord) -> tuple[list[_Track], _Track | None, list[str]]:
+        """The video's caption tracks, the one that defines clips, and one line per rejected cue."""
         warnings: list[str] = []
         tracks: list[_Track] = []
         for cap in record.captions:
@@ -350,54 +375,58 @@ class VideoProcessor:
                 label = lang or f"track{len(tracks)}"
                 if all(t.label != label for t in tracks):
                     tracks.append(_Track(label, lang or None, segs))
-        track = _pick_track(tracks, cfg.caption_language, record.video_id)
+        return tracks, _pick_track(tracks, self.config.caption_language, record.video_id), warnings
 
-        est = self.estimator()
-        est.reset()
+    def _estimate(self, decoder: "_Decoder", est, spill_dir: str, display):
+        """Run ``est`` over the frames ``decoder`` yields (it is started here and always finished):
+        ``(spill or None, signer features per batch, frame times, inference seconds)``.
+        ``display`` has the video's display ``width``/``height``, read at each batch: the decoder's
+        ``DecodeStats`` (filled with the first frame) or a ``probe`` result. Also the body of one
+        range of a split video (``signverse.pipeline.segments``)."""
+        cfg = self.config
         one_person = bool(getattr(est, "single_person", False))
-        stats = DecodeStats()
-        decoder = _Decoder(path, cfg.fps, cfg.read_ahead, cfg.read_ahead_bytes, max_side=cfg.max_side,
-                           max_hold=cfg.max_hold, stats=stats)
-        # The decoder reports the video's rate and display size with its first frame: no separate
-        # probe pass that opens the file and decodes its first frame once more.
-        with tempfile.TemporaryDirectory(prefix="signverse-pose-") as spill_dir:
-            spill = None
-            features = []
-            times = array("d")   # 8 bytes a frame (a list of floats costs 32)
-            infer = 0.0
-            decoder.start()
-            load = getattr(est, "load", None)
-            if load is not None:   # build the model while the decoder reads the first frames
-                load()
-            try:
-                for batch in decoder.batches(cfg.batch_frames):
-                    width, height = stats.width, stats.height
-                    rgbs = [rgb for _, _, rgb in batch]
-                    h, w = rgbs[0].shape[:2]
-                    x0, x1 = _crop_box(w, cfg.signer) if one_person else (0, w)
-                    if (x0, x1) != (0, w):
-                        # A one-person model follows whoever it finds: show it only that part.
-                        rgbs = [rgb[:, x0:x1] for rgb in rgbs]
-                    t1 = time.perf_counter()
-                    poses = est(rgbs)
-                    infer += time.perf_counter() - t1
-                    poses = _to_display(poses, x0, width / w, height / h)
-                    if spill is None:
-                        spill = PoseSpill(spill_dir, poses[0][0].shape[1], cfg.chunk_frames)
-                    spill.add(poses)
-                    features.append(self._features(poses, est.layout))
-                    times.extend(t for _, t, _ in batch)
-            finally:
-                decoder.finish()
-            if spill is None or not times:
-                raise SignverseError(f"{path}: no video frame could be decoded")
-            fps = cfg.fps or stats.fps or 25.0
+        spill = None
+        features = []
+        times = array("d")   # 8 bytes a frame (a list of floats costs 32)
+        infer = 0.0
+        decoder.start()
+        load = getattr(est, "load", None)
+        if load is not None:   # build the model while the decoder reads the first frames
+            load()
+        try:
+            for batch in decoder.batches(cfg.batch_frames):
+                width, height = display.width, display.height
+                rgbs = [rgb for _, _, rgb in batch]
+                h, w = rgbs[0].shape[:2]
+                x0, x1 = _crop_box(w, cfg.signer) if one_person else (0, w)
+                if (x0, x1) != (0, w):
+                    # A one-person model follows whoever it finds: show it only that part.
+                    rgbs = [rgb[:, x0:x1] for rgb in rgbs]
+                t1 = time.perf_counter()
+                poses = est(rgbs)
+                infer += time.perf_counter() - t1
+                poses = _to_display(poses, x0, width / w, height / h)
+                if spill is None:
+                    spill = PoseSpill(spill_dir, poses[0][0].shape[1], cfg.chunk_frames)
+                spill.add(poses)
+                features.append(self._features(poses, est.layout))
+                times.extend(t for _, t, _ in batch)
+        finally:
+            decoder.finish()
+        if spill is not None:
             spill.close()
-            warnings += stats.warnings
-            n_frames = spill.n_frames
-            choice = self._choose(features, width, height)
-            del features
-            signer, video_pose = self._signer_pose(spill, choice, fps, width, height, est.layout)
+        return spill, features, times, infer
+
+    def _assemble(self, record: VideoRecord, spill, features, times, stats, *, fps: float, width: int,
+                  height: int, layout: str, one_person: bool, tracks: list[_Track], track: _Track | None,
+                  warnings: list[str], decode_s: float, infer_s: float) -> VideoResult:
+        """Signer choice over the whole video, its pose, clips and QC: once per video, also for a
+        video whose frames were estimated in ranges (``spill`` then joins the ranges' chunks)."""
+        cfg = self.config
+        n_frames = spill.n_frames
+        choice = self._choose(features, width, height)
+        del features
+        signer, video_pose = self._signer_pose(spill, choice, fps, width, height, layout)
         persons = None if one_person else np.asarray(choice.persons_per_frame)
         # Frame times: k / fps unless frames were skipped (gaps) or kept at their own rate.
         times_arr = np.frombuffer(times, np.float64) if (cfg.fps is None or stats.gaps) else None
@@ -409,8 +438,8 @@ class VideoProcessor:
             spans = window_spans(record.video_id, n_frames=n_frames, fps=fps, window=cfg.window,
                                  min_frames=cfg.min_clip_frames, times=times_arr)
         result = VideoResult(record.video_id, n_frames=n_frames, fps=fps, width=width,
-                             height=height, seconds=n_frames / fps, decode_s=decoder.seconds,
-                             infer_s=infer, captions={t.label: t.segments for t in tracks},
+                             height=height, seconds=n_frames / fps, decode_s=decode_s,
+                             infer_s=infer_s, captions={t.label: t.segments for t in tracks},
                              warnings=warnings)
         for span in spans:
             self._add_clip(result, record, span, signer, persons, track, stats.gaps)
@@ -551,10 +580,3 @@ def init_worker(config: ExtractConfig, log_dir: str | None = None) -> None:
         os.dup2(fd, 2)
         os.close(fd)
     _PROCESSOR = VideoProcessor(config)
-
-
-def run_in_worker(record: VideoRecord) -> VideoResult:
-    """Process-pool task function."""
-    if _PROCESSOR is None:
-        raise RuntimeError("init_worker was not called in this process")
-    return _PROCESSOR(record)
