@@ -261,15 +261,7 @@ def _iter_source(path: str | Path, strict: bool, stats: DecodeStats, *, quiet: b
     av = require("av", "video")
     container, stream = _open(path)
     stats.expected_frames = max(0, int(stream.frames or 0))
-    stream.thread_type = "AUTO"  # frame threading: decode is the bottleneck, not memory ...
-    # ... except for huge frames: each frame thread holds its own frames (50 MB each at 8K), so
-    # their number is capped by a byte budget (8K: 2 threads, 4K and smaller: the default).
-    coded = stream.codec_context
-    frame_bytes = int((coded.width or 0) * (coded.height or 0) * 1.5)
-    if frame_bytes:
-        threads = max(1, _DECODER_THREAD_BYTES // frame_bytes)
-        if threads < (os.cpu_count() or 1) + 1:
-            stream.thread_count = threads
+    configure_threads(stream)
     rotation = _stream_rotation(stream)
     rate = stream.average_rate or stream.guessed_rate
     nominal = 1.0 / float(rate) if rate else None
@@ -317,6 +309,19 @@ def _iter_source(path: str | Path, strict: bool, stats: DecodeStats, *, quiet: b
             raise InputError(path, f"truncated video: {n_ok} of {stats.expected_frames} frames decodable")
         warn("%s: only %d of %d frames decodable (truncated file?)", path, n_ok,
                     stats.expected_frames)
+
+
+def configure_threads(stream) -> None:
+    """Frame threading: decode is the bottleneck, not memory ... except for huge frames: each frame
+    thread holds its own frames (50 MB each at 8K), so their number is capped by a byte budget
+    (8K: 2 threads, 4K and smaller: the default)."""
+    stream.thread_type = "AUTO"
+    coded = stream.codec_context
+    frame_bytes = int((coded.width or 0) * (coded.height or 0) * 1.5)
+    if frame_bytes:
+        threads = max(1, _DECODER_THREAD_BYTES // frame_bytes)
+        if threads < (os.cpu_count() or 1) + 1:
+            stream.thread_count = threads
 
 
 def decode(path: str | Path, fps: float | None = 24.0, *, strict: bool = False,

@@ -34,7 +34,7 @@ from typing import Iterator
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError, require
-from signverse.video.decode import (_DECODER_THREAD_BYTES, _TIME_EPS, _frame_rotation, _frame_time, _open,
+from signverse.video.decode import (_TIME_EPS, configure_threads, _frame_rotation, _frame_time, _open,
                                     _stream_rotation, _to_rgb)
 
 
@@ -60,18 +60,6 @@ class RangeStats:
     reached_stop: bool = False
     seek_discarded: int = 0   # frames dropped after a seek before its keyframe (not resampled)
     lead_in: int = 0          # source frames decoded before the range's first frame (not converted)
-
-
-def _configure_threads(stream) -> None:
-    """Frame threading as in ``decode`` (capped for huge frames)."""
-    import os
-    stream.thread_type = "AUTO"
-    coded = stream.codec_context
-    frame_bytes = int((coded.width or 0) * (coded.height or 0) * 1.5)
-    if frame_bytes:
-        threads = max(1, _DECODER_THREAD_BYTES // frame_bytes)
-        if threads < (os.cpu_count() or 1) + 1:
-            stream.thread_count = threads
 
 
 def _stamped(frame, stream, path) -> float:
@@ -104,7 +92,7 @@ def decode_range(path: str | Path, fps: float, first: int, stop: int | None = No
     container, stream = _open(path)
     try:
         stats.expected_frames = max(0, int(stream.frames or 0))
-        _configure_threads(stream)
+        configure_threads(stream)
         fallback_rotation = _stream_rotation(stream)
         rate = stream.average_rate or stream.guessed_rate
         nominal = 1.0 / float(rate) if rate else None
