@@ -47,7 +47,7 @@ def test_real_fingerspelling_trains_islr_and_langid(tmp_path):
     tiny = {"d_model": 32, "n_heads": 2, "n_layers": 1}
     for task in ("islr", "langid"):
         metrics = train_task(task, data, tmp_path / task, epochs=1, model_overrides=tiny,
-                             train_overrides={"refit_all": False})
+                             train_overrides={"refit_all": False, "dev_part": True})
         assert metrics["n_train"] > 50 and metrics["n_dev"] > 0
 
 
