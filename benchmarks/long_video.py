@@ -310,7 +310,8 @@ def main(argv=None) -> int:
               f"({entry['speedup_cpu_accounted_min']:.2f}-{entry['speedup_cpu_accounted_max']:.2f}); "
               f"model {entry['frame_ms']} ms/frame", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        from signverse.core.jsonio import dumps   # null, never NaN, in a file other tools open
+        Path(args.json).write_text(dumps(results, indent=1))
     return 0
 
 

@@ -130,7 +130,8 @@ def main(argv=None) -> int:
               f"per-video overhead {statistics.median(over):.0f} ms median ({min(over):.0f}-{max(over):.0f}); "
               f"throughput {statistics.median(thr):.2f} videos/s ({args.workers} workers, {args.backend})")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        from signverse.core.jsonio import dumps   # null, never NaN, in a file other tools open
+        Path(args.json).write_text(dumps(results, indent=1))
     return 0
 
 

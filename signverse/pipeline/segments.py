@@ -58,6 +58,8 @@ class RangeTask:
     first: int
     stop: int | None
     token: int
+    width: int = 0    # the video's display size, probed once by the parent (0: probe in the worker)
+    height: int = 0
 
     @property
     def video_id(self) -> str:
@@ -133,12 +135,12 @@ def process_range(processor: VideoProcessor, task: RangeTask) -> RangePart:
     try:
         cfg = processor.config
         path = processor._local_path(task.record)
-        info = probe(path)
+        display = task if task.width and task.height else probe(path)
         est = processor.estimator()
         est.reset()   # a range starts like a video: trackers (MediaPipe) begin afresh here
         decoder = _RangeDecoder(path, cfg.fps, task.first, task.stop, cfg)
         with tempfile.TemporaryDirectory(prefix="signverse-range-") as spill_dir:
-            spill, features, times, infer = processor._estimate(decoder, est, spill_dir, info)
+            spill, features, times, infer = processor._estimate(decoder, est, spill_dir, display)
             part.chunks = [(xy, conf) for _, xy, conf in spill.chunks()] if spill is not None else []
         part.features = features
         part.times = np.frombuffer(times, np.float64).copy()
@@ -223,6 +225,8 @@ class _Assembly:
     count: int
     started: float
     folder: tempfile.TemporaryDirectory
+    width: int
+    height: int
     parts: dict[int, RangePart] = field(default_factory=dict)     # arrays moved to disk
     files: dict[int, list] = field(default_factory=dict)
 
@@ -256,28 +260,31 @@ class SplitExecutor:
         self.range_costs: list[list[float]] = []   # per joined video: CPU seconds of each range, in order
         self.join_s = 0.0                        # parent time spent joining ranges and finishing videos
 
-    def plan(self, record: VideoRecord) -> list[tuple[int, int | None]]:
-        """The ranges of ``record`` (``[]``: process it whole)."""
+    def plan(self, record: VideoRecord) -> tuple[list[tuple[int, int | None]], tuple[int, int]]:
+        """The ranges of ``record`` (``[]``: process it whole) and its display size (one probe,
+        which the ranges and the join reuse)."""
         if not record.path or not self.split_seconds:
-            return []
+            return [], (0, 0)
         from signverse.video import probe
         try:
             info = probe(record.path)
         except SignverseError:
-            return []   # the whole-video path reports the problem
+            return [], (0, 0)   # the whole-video path reports the problem
         seconds = info.duration or (info.n_frames / info.fps if info.fps else 0.0)
-        return plan_ranges(int(seconds * self.config.fps), self.config.fps, self.plan_slots, self.split_seconds,
-                           self.min_range_seconds)
+        ranges = plan_ranges(int(seconds * self.config.fps), self.config.fps, self.plan_slots,
+                             self.split_seconds, self.min_range_seconds)
+        return ranges, (info.width, info.height)
 
     def submit(self, record: VideoRecord) -> None:
-        ranges = self.plan(record)
+        ranges, (width, height) = self.plan(record)
         if not ranges:
             self._queue.append(record)
         else:
             token = next(self._tokens)
             self._assemblies[token] = _Assembly(record, len(ranges), time.perf_counter(),
-                                                tempfile.TemporaryDirectory(prefix="signverse-join-"))
-            self._queue.extend(RangeTask(record, i, len(ranges), first, stop, token)
+                                                tempfile.TemporaryDirectory(prefix="signverse-join-"),
+                                                width, height)
+            self._queue.extend(RangeTask(record, i, len(ranges), first, stop, token, width, height)
                                for i, (first, stop) in enumerate(ranges))
             self.split_videos += 1
             log.debug("%s: split into %d ranges", record.video_id, len(ranges))
@@ -384,18 +391,11 @@ class SplitExecutor:
         if not times:
             raise SignverseError(f"{record.path}: no video frame could be decoded")
         tracks, track, warnings = self._merger._tracks(record)
-        info_w, info_h = self._display_size(record)
         first = parts[0]
         return self._merger._assemble(record, spill, features, times, stats, fps=self.config.fps,
-                                      width=info_w, height=info_h, layout=first.layout,
+                                      width=assembly.width, height=assembly.height, layout=first.layout,
                                       one_person=first.one_person, tracks=tracks, track=track,
                                       warnings=warnings + stats.warnings, decode_s=decode_s, infer_s=infer_s)
-
-    @staticmethod
-    def _display_size(record: VideoRecord) -> tuple[int, int]:
-        from signverse.video import probe
-        info = probe(record.path)
-        return info.width, info.height
 
     def close(self) -> None:
         for assembly in self._assemblies.values():

@@ -183,6 +183,19 @@ def _resample(source, fps: float, first: int, stop: int | None, eps: float, max_
         stats.emitted += 1
         return k_, k_ / fps, held_rgb
 
+    def hold_until(until: float, tolerance: float):
+        """Yield the held frame for every output index before ``until`` (only those inside the
+        range); returns True when the range's end was reached on the way."""
+        nonlocal k
+        while k / fps < until - tolerance:
+            if k >= end_k:
+                stats.reached_stop = True
+                return True
+            if k >= first:
+                yield emit(k)
+            k += 1
+        return False
+
     # A source frame belongs to the range whose span of time holds its stamp; the boundary is the
     # same expression in both neighbours, so every frame is counted once (frames that are never on
     # screen when downsampling included).
@@ -194,13 +207,8 @@ def _resample(source, fps: float, first: int, stop: int | None, eps: float, max_
             k = min(first, _first_index(rel, fps, eps))
         if held is not None:
             until = min(rel, held[0] + max_hold)
-            while k / fps < until - eps:
-                if k >= end_k:
-                    stats.reached_stop = True
-                    return
-                if k >= first:
-                    yield emit(k)
-                k += 1
+            if (yield from hold_until(until, eps)):
+                return
             if until < rel:
                 if first <= k < end_k:
                     stats.gaps.append((until, rel - until))
@@ -216,11 +224,6 @@ def _resample(source, fps: float, first: int, stop: int | None, eps: float, max_
     if held is None:
         return
     end = min(held[0] + (held[1] or 1.0 / fps), held[0] + max_hold)
-    while k / fps < end - _TIME_EPS:
-        if k >= end_k:
-            stats.reached_stop = True
-            return
-        if k >= first:
-            yield emit(k)
-        k += 1
+    if (yield from hold_until(end, _TIME_EPS)):
+        return
     stats.reached_stop = stop is None
