@@ -89,6 +89,62 @@ def _cpu(usage) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class TreeCPU:
+    """CPU seconds of this process's descendants, sampled from /proc every ``interval`` s.
+
+    ``RUSAGE_CHILDREN`` misses the workers: they are children of multiprocessing's fork server,
+    which outlives the run, so their CPU is never reaped into this process's account. Each
+    descendant's last sample counts (one that exits between samples loses under ``interval`` s),
+    less what it had already used when the measurement began (the fork server persists)."""
+
+    def __init__(self, interval: float = 0.2):
+        import threading
+        self.interval, self.seen, self.base = interval, {}, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    @staticmethod
+    def _descendants() -> dict[int, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        parent, cpu = {}, {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(entry.name)
+            parent[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        mine, me = {}, os.getpid()
+        for pid in cpu:
+            p, hops = parent.get(pid), 0
+            while p and p != me and hops < 64:
+                p, hops = parent.get(p), hops + 1
+            if p == me:
+                mine[pid] = cpu[pid]
+        return mine
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.seen.update(self._descendants())
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.base = self._descendants()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.seen.update(self._descendants())
+
+    @property
+    def seconds(self) -> float:
+        return sum(c - self.base.get(pid, 0.0) for pid, c in self.seen.items())
+
+
 def run_once(record, out: Path, config, workers: int, split_seconds: float | None) -> dict:
     """One ``extract`` run: wall-clock, and CPU seconds of the parent and of the worker processes
     (reaped when the pool closes), with each worker's CPU on ranges when the video was split."""
@@ -102,16 +158,16 @@ def run_once(record, out: Path, config, workers: int, split_seconds: float | Non
         made.append(real(*a, **kw))
         return made[-1]
     run_module.make_executor = keep
-    children0, self0 = (_cpu(resource.getrusage(resource.RUSAGE_CHILDREN)),
-                        _cpu(resource.getrusage(resource.RUSAGE_SELF)))
+    self0 = _cpu(resource.getrusage(resource.RUSAGE_SELF))
     t0 = time.perf_counter()
     try:
-        summary = extract([record], out, config, RunOptions(workers=workers, split_seconds=split_seconds,
-                                                             progress=False, retries=0))
+        with TreeCPU() as tree:
+            summary = extract([record], out, config, RunOptions(workers=workers, split_seconds=split_seconds,
+                                                                 progress=False, retries=0))
     finally:
         run_module.make_executor = real
     wall = time.perf_counter() - t0
-    workers_cpu = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - children0
+    workers_cpu = tree.seconds
     parent_cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - self0
     if summary.failed or summary.succeeded != 1:
         raise SystemExit(f"run failed: {summary.failures}")
@@ -137,6 +193,7 @@ def run_once(record, out: Path, config, workers: int, split_seconds: float | Non
         fig["cpu_critical_path_s"] = round(max(free) + parent_cpu, 1)
     else:
         fig["cpu_critical_path_s"] = round(workers_cpu + parent_cpu, 1)   # one worker: all serial
+    fig["cores_used"] = round((workers_cpu + parent_cpu) / wall, 2)   # CPU over wall: all processes
     return fig
 
 
@@ -205,15 +262,22 @@ def _config(backend: str, fps: float, frame_ms: float):
         "source": str(DATA / "poses"), "frame_ms": frame_ms, "busy": True})
 
 
-def _concurrent(argv, backend: str, video: Path, stores) -> tuple[dict, dict]:
-    """Both runs at once, each in its own process (its own CPU accounting)."""
+def _separate(argv, backend: str, video: Path, stores, at_once: bool) -> tuple[dict, dict]:
+    """Each run in its own process (its own fork server, its own CPU affinity with ``--pin``),
+    both at once or one after the other."""
     import subprocess
     base = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:])]
     base = [a for a in base if a != "--concurrent"]
-    procs = [subprocess.Popen([*base, "--backend", backend, "--video", str(video), "--run-one", str(n),
-                               "--store", str(store)], stdout=subprocess.PIPE, text=True)
-             for n, store in ((1, stores[0]), (2, stores[1]))]
-    outs = [p.communicate()[0] for p in procs]
+    commands = [[*base, "--backend", backend, "--video", str(video), "--run-one", str(n), "--store", str(store)]
+                for n, store in ((1, stores[0]), (2, stores[1]))]
+    if at_once:
+        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True) for c in commands]
+        outs = [p.communicate()[0] for p in procs]
+    else:
+        procs, outs = [], []
+        for c in commands:
+            procs.append(subprocess.Popen(c, stdout=subprocess.PIPE, text=True))
+            outs.append(procs[-1].communicate()[0])
     if any(p.returncode for p in procs):
         raise SystemExit(f"a run failed: {outs}")
     return tuple(json.loads(o.strip().splitlines()[-1]) for o in outs)
@@ -232,6 +296,10 @@ def main(argv=None) -> int:
     ap.add_argument("--concurrent", action="store_true",
                     help="run the 1-worker and 2-worker runs at the same time (halves the time taken on a "
                          "loaded machine; the wall-clock ratio is then meaningless, the CPU-accounted one holds)")
+    ap.add_argument("--pin", action="store_true",
+                    help="one core per worker: each run in its own process, one after the other, the "
+                         "1-worker run on CPU 0 and the 2-worker run on CPUs 0-1 (MediaPipe's own threads "
+                         "make one unpinned worker use more than one core)")
     ap.add_argument("--json", default=None, help="also write the figures here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("STORE_1W", "STORE_2W"),
                     help="only compare two stores of an earlier run (MediaPipe poses)")
@@ -263,6 +331,8 @@ def main(argv=None) -> int:
     backends = ["mediapipe", "stand-in"] if args.backend == "both" else [args.backend]
     frame_ms = args.frame_ms or 52.0   # MediaPipe Holistic's CPU time per 720p frame, measured here
     if args.run_one is not None:
+        if args.pin:   # before the fork server starts, so every worker inherits it
+            os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:args.run_one]))
         config = _config(args.backend, fps, frame_ms)
         print(json.dumps(run_once(record, Path(args.store), config, args.run_one, args.split_seconds)))
         return 0
@@ -272,8 +342,8 @@ def main(argv=None) -> int:
         for rep in range(args.repeats):
             load = os.getloadavg()[0]
             stores = tmp / f"{backend}-1w-{rep}", tmp / f"{backend}-2w-{rep}"
-            if args.concurrent:
-                one, two = _concurrent(argv, backend, video, stores)
+            if args.concurrent or args.pin:
+                one, two = _separate(argv, backend, video, stores, at_once=args.concurrent)
             else:
                 one = run_once(record, stores[0], config, 1, args.split_seconds)
                 two = run_once(record, stores[1], config, 2, args.split_seconds)
