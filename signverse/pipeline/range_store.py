@@ -108,7 +108,9 @@ class RangeStore:
         """The video's folder, emptied first when it holds ranges made under another fingerprint."""
         folder = self.folder(video_id)
         want = json.loads(json_dumps({"format": FORMAT, "video_id": video_id, "fingerprint": fingerprint}))
-        if folder.is_dir():
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            folder.unlink()   # never ours: ranges are only written into folders this store made
+        elif folder.is_dir():
             try:
                 have = _read_json(folder / _VIDEO)
             except (OSError, ValueError):

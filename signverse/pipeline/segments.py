@@ -23,9 +23,9 @@ rerun after a kill, or the run's retry of a video whose range failed, processes 
 not yet finished; a stored range is reused only for the same frames of the same file under the
 same settings, and one that is unfinished or fails its checksums is redone. The join reads stored
 and fresh ranges alike, so the clips equal those of an uninterrupted run. The video's ranges are
-removed once its clips are committed (``run.py``). Videos whose timestamps cannot be trusted after a seek (``RangeUnsupported``) are quietly
-processed whole. Splitting needs a fixed output rate (``--fps``, not ``native``) and two or more
-workers.
+removed once its clips are committed (``run.py``). Videos whose timestamps cannot be trusted
+after a seek (``RangeUnsupported``) are quietly processed whole. Splitting needs a fixed output
+rate (``--fps``, not ``native``) and two or more workers.
 """
 from __future__ import annotations
 
@@ -297,8 +297,10 @@ class SplitExecutor:
             if not self._resume(assembly, i, first, stop, token):
                 self._queue.append(RangeTask(record, i, len(ranges), first, stop, token, width, height))
         self.split_videos += 1
-        log.debug("%s: split into %d ranges (%d finished before)", record.video_id, len(ranges),
-                  len(assembly.parts))
+        log.debug("%s: split into %d ranges", record.video_id, len(ranges))
+        if assembly.parts:
+            log.info("%s: %d of %d ranges were finished by an earlier run; processing the other %d",
+                     record.video_id, len(assembly.parts), len(ranges), len(ranges) - len(assembly.parts))
         if len(assembly.parts) == assembly.count:   # an earlier run finished every range
             self._complete(token, assembly)
         self._dispatch()

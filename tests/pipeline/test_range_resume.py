@@ -4,6 +4,7 @@ and stores the clips of an uninterrupted run. (A real ``kill -9`` of the command
 processes: tests/cli/test_extract_integrity.py.)"""
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -186,3 +187,26 @@ def test_video_keys_are_plain_bounded_folder_names():
         key = video_key(vid)
         assert "/" not in key and "\\" not in key and not key.startswith(".") and len(key) <= 57
     assert video_key("a/b") != video_key("a_b")
+
+
+def test_the_store_never_writes_through_a_planted_link_or_trusts_foreign_files(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    store = RangeStore(tmp_path / RANGES_DIR)
+    store.root.mkdir()
+    store.folder("v").symlink_to(elsewhere, target_is_directory=True)
+    folder = store.open_video("v", {"size": 1})
+    assert folder.is_dir() and not folder.is_symlink() and not any(elsewhere.iterdir())
+    xy, conf = np.zeros((3, 1, 5, 2), np.float32), np.ones((3, 1, 5), np.float32)
+    features = {"boxes": np.zeros((3, 1, 4)), "present": np.ones((3, 1), bool),
+                "act_xy": np.zeros((3, 1, 2, 2), np.float32), "act_valid": np.ones((3, 1, 2), bool)}
+    store.save(folder, 0, 3, [(xy, conf)], np.arange(3) / 24.0, features, {"layout": "x"})
+    assert store.load(folder, 0, 3).meta == {"layout": "x"}
+    assert store.load(folder, 0, 4) is None                       # other frames: not this range
+    (folder / "r0-3" / "extra.npy").write_bytes(b"x")             # unlisted files are harmless
+    assert store.load(folder, 0, 3) is not None
+    marker = folder / "r0-3" / "part.json"
+    doc = json.loads(marker.read_text())
+    doc["files"]["../../escape.npy"] = doc["files"].pop("times.npy")   # a marker naming other files
+    marker.write_text(json.dumps(doc))
+    assert store.load(folder, 0, 3) is None and not (folder / "r0-3").exists()
