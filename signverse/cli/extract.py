@@ -172,6 +172,9 @@ def run(args) -> int:
               f"{summary.skipped_done} already done; {summary.clips} clips "
               f"({summary.rejected_clips} rejected by QC, {summary.duplicate_clips} already stored); "
               f"{summary.frames} frames in {summary.wall_s:.1f} s ({summary.frames_per_s:.1f} frames/s)")
+        if summary.ranges_resumed:
+            print(f"  {summary.ranges_resumed} range(s) of split videos were finished by an interrupted "
+                  "run and not redone")
         for vid, reason in sorted(summary.failures.items()):
             print(f"  failed {vid}: {reason}")
         for vid, lines in sorted(summary.warnings.items()):

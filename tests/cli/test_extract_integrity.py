@@ -145,6 +145,9 @@ def test_extract_killed_mid_video_resumes_only_the_unfinished_ranges(tmp_path, p
     summary = json.loads(rerun.stdout)
     assert summary["succeeded"] == 1 and summary["ranges_resumed"] == finished
     assert not list((out / ".ranges").iterdir())      # committed: its ranges are removed
+    print(f"killed with {finished} of 4 ranges finished; the rerun took {summary['ranges_resumed']} "
+          f"from the store in {summary['wall_s']:.1f} s (uninterrupted: "
+          f"{json.loads(reference.stdout)['wall_s']:.1f} s)")
     ref, got = _clips(tmp_path / "ref"), _clips(out)
     assert sorted(ref) == sorted(got) and len(ref) == 10
     for cid, clip in ref.items():
