@@ -62,7 +62,7 @@ def register(sub) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument("--split-seconds", type=float, default=60.0, metavar="SECONDS",
                    help="videos longer than this run as frame ranges on several workers (default 60; "
-                        "0 = never split)")
+                        "0 = never split); finished ranges survive a kill (CORPUS/.ranges)")
     p.add_argument("--ray-address", default=None,
                    help="join an existing Ray cluster (default: $RAY_ADDRESS, else a local instance)")
     p.add_argument("--captions", default=None, metavar="DIR",
@@ -82,7 +82,8 @@ def register(sub) -> None:
     p.add_argument("--window", type=float, default=None, metavar="SECONDS",
                    help="videos without captions: fixed windows of this length (default: one clip)")
     p.add_argument("--release-shards", default=None, metavar="DIR",
-                   help="also write SignVerse-2M-compatible per-video npz + tar shards here")
+                   help="also write SignVerse-2M-compatible per-video npz + tar shards here (one "
+                        "writer per folder: a second run on it is refused, naming the holder)")
     p.add_argument("--retries", type=int, default=1, help="extra attempts for a failed video (default 1)")
     p.add_argument("--skip-failed", action="store_true", help="do not retry videos that failed before")
     p.add_argument("--limit", type=int, default=None, help="only the first N input videos")
@@ -171,6 +172,9 @@ def run(args) -> int:
               f"{summary.skipped_done} already done; {summary.clips} clips "
               f"({summary.rejected_clips} rejected by QC, {summary.duplicate_clips} already stored); "
               f"{summary.frames} frames in {summary.wall_s:.1f} s ({summary.frames_per_s:.1f} frames/s)")
+        if summary.ranges_resumed:
+            print(f"  {summary.ranges_resumed} range(s) of split videos were finished by an interrupted "
+                  "run and not redone")
         for vid, reason in sorted(summary.failures.items()):
             print(f"  failed {vid}: {reason}")
         for vid, lines in sorted(summary.warnings.items()):

@@ -261,21 +261,37 @@ def _write_openpose(items, dst: Path, fmt: str, single: bool, prepared, report: 
     return report
 
 
+def _clear_release_folder(dst: Path) -> None:
+    """``--overwrite`` of a release folder: empty it under its writer lock (refused, naming the
+    holder, while another writer uses it); the lock file stays, so the lock keeps its meaning."""
+    from signverse.io.corpus.lock import CorpusLock
+    from signverse.io.signverse2m.writer import RELEASE_LOCK_NAME
+    with CorpusLock(dst, RELEASE_LOCK_NAME, what="release shards folder"):
+        for path in dst.iterdir():
+            if path.name == RELEASE_LOCK_NAME:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
 def _write_release(items, dst: Path, prepared, report: ConvertReport, mode: str) -> ConvertReport:
     import itertools
 
     from signverse.io.signverse2m import ShardWriter
+    from signverse.io.signverse2m.writer import RELEASE_LOCK_NAME
     one_tar = dst.suffix.lower() == ".tar"
     kept_failures: list[Failure] = []   # videos of the existing shard that could not be read
     if one_tar and dst.exists():
         _refuse_existing(dst, mode, can_append=True, what="shard")
         if mode == "append":   # the shard's videos first, then the new ones, into one new shard
             items = itertools.chain(iter_items(dst, kept_failures), items)
-    elif not one_tar and dst.is_dir() and any(dst.iterdir()):
+    elif not one_tar and dst.is_dir() and any(p.name != RELEASE_LOCK_NAME for p in dst.iterdir()):
         _refuse_existing(dst, mode, can_append=False, what="release folder")
         if not (any(dst.glob("Sign_DWPose_NPZ_*.tar")) or any(dst.glob("*/npz"))):
             raise InputError(dst, "is not a release folder; refusing to delete it")
-        shutil.rmtree(dst)
+        _clear_release_folder(dst)
     owner = None
     if one_tar:
         out_dir, owner = _temp_folder(dst.parent)

@@ -289,16 +289,18 @@ def run_task_in_worker(task):
 
 def make_executor(kind: str, config: ExtractConfig, workers: int | None = None, *,
                   ray_address: str | None = None, log_dir: str | None = None,
-                  quiet_native: bool = False, split_seconds: float | None = None) -> Executor:
+                  quiet_native: bool = False, split_seconds: float | None = None,
+                  range_store=None) -> Executor:
     """``local`` (default; ``workers=0`` runs inline) or ``ray``; ``log_dir`` takes local workers'
     native stderr (and, with ``quiet_native``, the inline executor's). With ``split_seconds``,
     two or more workers and a fixed ``config.fps``, longer videos are split into ranges that run
-    on several workers (``signverse.pipeline.segments``)."""
+    on several workers (``signverse.pipeline.segments``); finished ranges are kept in
+    ``range_store`` (a ``RangeStore``) so that a rerun redoes only the others."""
     executor = _make_executor(kind, config, workers, ray_address=ray_address, log_dir=log_dir,
                               quiet_native=quiet_native)
     if split_seconds and executor.slots > 1 and config.fps is not None:
         from signverse.pipeline.segments import SplitExecutor
-        return SplitExecutor(executor, config, split_seconds)
+        return SplitExecutor(executor, config, split_seconds, store=range_store)
     return executor
 
 

@@ -14,7 +14,9 @@ their clips that reached a closed shard, while unfinished temporary shards are r
 writer reopens. So every clip is stored exactly once and every shard is complete. Shards end on
 video boundaries, so a video's clips are committed as a unit. A long video split into frame
 ranges across workers (``segments.SplitExecutor``) is still one unit here: its result arrives only
-once every range is back and joined, so it is never ``done`` with a range missing.
+once every range is back and joined, so it is never ``done`` with a range missing. Its finished
+ranges are kept in ``CORPUS/.ranges`` (``range_store``) until its clips are committed, so a rerun
+after a kill processes only the ranges that had not come back.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from signverse.core.records import VideoRecord
 from signverse.pipeline.acquire import Downloader, Prefetcher
 from signverse.pipeline.executors import default_workers, make_executor
 from signverse.pipeline.ledger import Ledger
+from signverse.pipeline.range_store import RANGES_DIR, RangeStore
 from signverse.pipeline.worker import ExtractConfig, VideoResult
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,7 @@ class RunSummary:
     warnings: dict[str, list[str]] = field(default_factory=dict)   # video -> what is missing from it
     ledger: dict[str, int] = field(default_factory=dict)
     download_peak_videos: int = 0
+    ranges_resumed: int = 0     # ranges of split videos taken from an earlier, interrupted run
 
     @property
     def frames_per_s(self) -> float:
@@ -194,20 +198,30 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
     t_start = time.perf_counter()
     summary = RunSummary(str(out), inputs=len(records))
 
-    # The writer first: it refuses a non-empty folder that is not a corpus, and the ledger lives here.
-    writer = CorpusWriter(out, shard_clips=10 ** 9, on_duplicate="skip")   # holds the corpus lock
+    # The locks first, before anything is written: the release folder's (when asked for), then the
+    # corpus's, whose writer refuses a non-empty folder that is not a corpus; the ledger lives there.
+    sink = _ReleaseSink(options.release_dir) if options.release_dir else None   # holds its lock
+    try:
+        writer = CorpusWriter(out, shard_clips=10 ** 9, on_duplicate="skip")   # holds the corpus lock
+    except BaseException:
+        if sink is not None:
+            sink.close()
+        raise
     try:
         ledger = Ledger(out)
     except BaseException:
         writer.close()
+        if sink is not None:
+            sink.close()
         raise
-    sink = _ReleaseSink(options.release_dir) if options.release_dir else None
     ledger.register(ids, languages={r.video_id: r.sign_language for r in records},
                     sources={r.video_id: r.path or r.url for r in records})
     ledger.set_meta("config", {"fps": config.fps, "backend": config.backend,
                                "backend_options": config.backend_options, "window": config.window,
                                "layout": config.layout})
     done = ledger.done_ids()
+    ranges = RangeStore(out / RANGES_DIR)
+    ranges.prune(done)   # a run killed after a commit but before it discarded the ranges
     failed_before = {v.video_id for v in ledger.rows("failed")}
     todo = [r for r in records if r.video_id not in done
             and (options.retry_failed or r.video_id not in failed_before)]
@@ -223,7 +237,8 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
     executor = make_executor(options.executor, config,
                              options.workers if options.workers is not None else default_workers(),
                              ray_address=options.ray_address, log_dir=str(out / "logs"),
-                             quiet_native=options.quiet_native, split_seconds=options.split_seconds)
+                             quiet_native=options.quiet_native, split_seconds=options.split_seconds,
+                             range_store=ranges)
     bar = _progress(len(todo), options.progress)
     retry: list[VideoRecord] = []
     uncommitted: list[tuple[VideoRecord, VideoResult]] = []
@@ -242,6 +257,7 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
                             info={"fps": res.fps, "width": res.width, "height": res.height,
                                   "rejected": res.rejected, "caption_tracks": list(res.captions),
                                   "warnings": list(res.warnings)})
+                ranges.discard(rec.video_id)   # its clips are durable: its ranges are no longer needed
             uncommitted.clear()
         pending_clips = 0
         last_commit = time.monotonic()
@@ -328,4 +344,5 @@ def extract(records: Sequence[VideoRecord], out: str | Path, config: ExtractConf
             ledger.close()
     summary.wall_s = time.perf_counter() - t_start
     summary.download_peak_videos = source.peak_videos
+    summary.ranges_resumed = getattr(executor, "ranges_resumed", 0)
     return summary

@@ -16,17 +16,24 @@ converge back to the one-pass values, so poses after the first seam differ sligh
 ``benchmarks/long_video.py``: median 0.4 px per point at 1280x720).
 
 The ledger is untouched: a split video is one unit there, ``done`` only when its joined clips are
-committed. If a range fails, the video fails (with the range named) and the run's retry redoes all
-of it; parts already back are dropped. A rerun after a kill redoes unfinished videos from scratch.
-Videos whose timestamps cannot be trusted after a seek (``RangeUnsupported``) are quietly
-processed whole. Splitting needs a fixed output rate (``--fps``, not ``native``) and two or more
-workers.
+committed. Each range that comes back is saved at once by the parent (``range_store``: the
+estimator's output, frame times, signer features and stats, with a checksummed ``part.json``
+written last) in ``CORPUS/.ranges`` when the run gives a store, else in a temporary folder. So a
+rerun after a kill, or the run's retry of a video whose range failed, processes only the ranges
+not yet finished; a stored range is reused only for the same frames of the same file under the
+same settings, and one that is unfinished or fails its checksums is redone. The join reads stored
+and fresh ranges alike, so the clips equal those of an uninterrupted run. The video's ranges are
+removed once its clips are committed (``run.py``). Videos whose timestamps cannot be trusted
+after a seek (``RangeUnsupported``) are quietly processed whole. Splitting needs a fixed output
+rate (``--fps``, not ``native``) and two or more workers.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
+import os
 import tempfile
 import time
 from array import array
@@ -39,6 +46,7 @@ import numpy as np
 
 from signverse.core.errors import SignverseError
 from signverse.core.records import VideoRecord
+from signverse.pipeline.range_store import RangeStore
 from signverse.pipeline.worker import _DONE, ExtractConfig, VideoProcessor, VideoResult, _Decoder, _one_line
 
 log = logging.getLogger(__name__)
@@ -194,17 +202,6 @@ class _JoinedSpill:
         self.n_frames = 0
         self._files: list[tuple[Path, Path]] = []
 
-    @staticmethod
-    def save(folder: str, name: str, chunks) -> list[tuple[Path, Path]]:
-        """Write one range's chunks as plain ``.npy`` pairs (no pickles) and return their paths."""
-        files = []
-        for i, (xy, conf) in enumerate(chunks):
-            xy_path, conf_path = Path(folder) / f"{name}-xy-{i:04d}.npy", Path(folder) / f"{name}-conf-{i:04d}.npy"
-            np.save(xy_path, xy, allow_pickle=False)
-            np.save(conf_path, conf, allow_pickle=False)
-            files.append((xy_path, conf_path))
-        return files
-
     def extend(self, files: list[tuple[Path, Path]], n_frames: int) -> None:
         self._files += files
         self.n_frames += n_frames
@@ -219,16 +216,25 @@ class _JoinedSpill:
 
 @dataclass
 class _Assembly:
-    """A split video in flight: its ranges' parts as they arrive."""
+    """A split video in flight: its ranges' parts as they arrive (their arrays on disk in ``folder``:
+    the run's range store, or ``temp`` when the run keeps none)."""
 
     record: VideoRecord
     count: int
     started: float
-    folder: tempfile.TemporaryDirectory
+    folder: Path
+    temp: tempfile.TemporaryDirectory | None
     width: int
     height: int
     parts: dict[int, RangePart] = field(default_factory=dict)     # arrays moved to disk
     files: dict[int, list] = field(default_factory=dict)
+
+    def cleanup(self) -> None:
+        if self.temp is not None:
+            self.temp.cleanup()
+
+
+_FEATURE_FIELDS = ("boxes", "present", "act_xy", "act_valid")
 
 
 class SplitExecutor:
@@ -240,7 +246,8 @@ class SplitExecutor:
     """
 
     def __init__(self, inner, config: ExtractConfig, split_seconds: float | None = DEFAULT_SPLIT_SECONDS,
-                 *, min_range_seconds: float = MIN_RANGE_SECONDS, plan_slots: int | None = None):
+                 *, min_range_seconds: float = MIN_RANGE_SECONDS, plan_slots: int | None = None,
+                 store: RangeStore | None = None):
         if config.fps is None:
             raise SignverseError("splitting long videos needs a fixed output rate (--fps, not native)")
         self.inner = inner
@@ -249,6 +256,7 @@ class SplitExecutor:
         self.split_seconds = split_seconds
         self.min_range_seconds = min_range_seconds
         self.plan_slots = plan_slots or inner.slots   # workers the ranges are planned for
+        self.store = store                       # finished ranges kept across runs (None: temporary)
         self._merger = VideoProcessor(config)   # never loads a model: captions, signer, clips only
         self._queue: deque = deque()             # tasks waiting for a free worker
         self._assemblies: dict[int, _Assembly] = {}
@@ -259,6 +267,7 @@ class SplitExecutor:
         self.range_cpu: dict[int, float] = {}   # worker process id -> CPU seconds spent on ranges
         self.range_costs: list[list[float]] = []   # per joined video: CPU seconds of each range, in order
         self.join_s = 0.0                        # parent time spent joining ranges and finishing videos
+        self.ranges_resumed = 0                  # ranges taken from the store instead of being redone
 
     def plan(self, record: VideoRecord) -> tuple[list[tuple[int, int | None]], tuple[int, int]]:
         """The ranges of ``record`` (``[]``: process it whole) and its display size (one probe,
@@ -279,16 +288,80 @@ class SplitExecutor:
         ranges, (width, height) = self.plan(record)
         if not ranges:
             self._queue.append(record)
-        else:
-            token = next(self._tokens)
-            self._assemblies[token] = _Assembly(record, len(ranges), time.perf_counter(),
-                                                tempfile.TemporaryDirectory(prefix="signverse-join-"),
-                                                width, height)
-            self._queue.extend(RangeTask(record, i, len(ranges), first, stop, token, width, height)
-                               for i, (first, stop) in enumerate(ranges))
-            self.split_videos += 1
-            log.debug("%s: split into %d ranges", record.video_id, len(ranges))
+            self._dispatch()
+            return
+        token = next(self._tokens)
+        assembly = self._assembly(record, len(ranges), width, height)
+        self._assemblies[token] = assembly
+        for i, (first, stop) in enumerate(ranges):
+            if not self._resume(assembly, i, first, stop, token):
+                self._queue.append(RangeTask(record, i, len(ranges), first, stop, token, width, height))
+        self.split_videos += 1
+        log.debug("%s: split into %d ranges", record.video_id, len(ranges))
+        if assembly.parts:
+            log.info("%s: %d of %d ranges were finished by an earlier run; processing the other %d",
+                     record.video_id, len(assembly.parts), len(ranges), len(ranges) - len(assembly.parts))
+        if len(assembly.parts) == assembly.count:   # an earlier run finished every range
+            self._complete(token, assembly)
         self._dispatch()
+
+    def _fingerprint(self, record: VideoRecord) -> dict[str, Any]:
+        """What a stored range of ``record`` depends on (see ``range_store``)."""
+        st = os.stat(record.path)
+        cfg = self.config
+        return {"path": os.path.abspath(record.path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                "fps": cfg.fps, "backend": cfg.backend, "backend_options": cfg.backend_options,
+                "max_side": cfg.max_side, "max_hold": cfg.max_hold, "signer": cfg.signer}
+
+    def _assembly(self, record: VideoRecord, count: int, width: int, height: int) -> _Assembly:
+        if self.store is not None:
+            try:
+                folder = self.store.open_video(record.video_id, self._fingerprint(record))
+                return _Assembly(record, count, time.perf_counter(), folder, None, width, height)
+            except OSError as exc:
+                log.warning("%s: cannot keep its ranges in %s (%s); they will not survive a kill",
+                            record.video_id, self.store.root, exc)
+        temp = tempfile.TemporaryDirectory(prefix="signverse-join-")
+        return _Assembly(record, count, time.perf_counter(), Path(temp.name), temp, width, height)
+
+    def _resume(self, assembly: _Assembly, index: int, first: int, stop: int | None, token: int) -> bool:
+        """Take range ``index`` from the store if an earlier run finished it (and it checks out)."""
+        if assembly.temp is not None:
+            return False
+        stored = self.store.load(assembly.folder, first, stop)
+        if stored is None:
+            return False
+        from signverse.pipeline.signer import SignerFeatures
+        from signverse.video.ranges import RangeStats
+        try:
+            meta = stored.meta
+            stats = dict(meta["stats"])
+            stats["gaps"] = [(float(at), float(missing)) for at, missing in stats["gaps"]]
+            part = RangePart(assembly.record.video_id, index, token,
+                             features=[SignerFeatures(**stored.features)], times=stored.times,
+                             stats=RangeStats(**stats), layout=str(meta["layout"]),
+                             one_person=bool(meta["one_person"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("%s: unusable stored range %d (%s); redoing it", assembly.record.video_id,
+                        index + 1, exc)
+            return False
+        assembly.parts[index] = part
+        assembly.files[index] = stored.files
+        self.ranges_resumed += 1
+        return True
+
+    def _save(self, assembly: _Assembly, task: RangeTask, part: RangePart) -> list:
+        """Keep a range's arrays on disk until the whole video is back (memory stays per-range),
+        ``part.json`` last, so that a rerun can take it instead of redoing it."""
+        from signverse.pipeline.signer import SignerFeatures
+        features = SignerFeatures.concat(part.features)   # one per range: padding is the join's
+        meta = {"layout": part.layout, "one_person": part.one_person,
+                "stats": dataclasses.asdict(part.stats), "decode_s": part.decode_s,
+                "infer_s": part.infer_s, "cpu_s": part.cpu_s, "wall_s": part.wall_s}
+        files = RangeStore.save(assembly.folder, task.first, task.stop, part.chunks, part.times,
+                                {name: getattr(features, name) for name in _FEATURE_FIELDS}, meta)
+        part.features = [features]
+        return files
 
     @property
     def in_flight(self) -> int:
@@ -317,9 +390,15 @@ class SplitExecutor:
             self._stale -= 1
             return
         error = getattr(part, "error", None)
+        if error is None:
+            try:
+                assembly.files[task.index] = self._save(assembly, task, part)
+            except OSError as exc:   # disk full, permissions: this video fails, the run goes on
+                error = f"cannot keep its result in {assembly.folder} ({exc.strerror or exc})"
         if error is not None:
-            self._abandon(task.token, assembly)
-            if getattr(part, "unsplittable", False):
+            unsplittable = getattr(part, "unsplittable", False)
+            self._abandon(task.token, assembly, discard=unsplittable)
+            if unsplittable:
                 log.info("%s: %s; processing it whole", task.video_id, error)
                 self._queue.appendleft(assembly.record)
                 self._dispatch()
@@ -328,36 +407,42 @@ class SplitExecutor:
             result.wall_s = time.perf_counter() - assembly.started
             self._ready.append((assembly.record, result))
             return
-        # Keep the arrays on disk until the whole video is back (memory stays per-range).
-        name = f"r{task.index:05d}"
-        assembly.files[task.index] = _JoinedSpill.save(assembly.folder.name, name, part.chunks)
         part.chunks = []
         assembly.parts[task.index] = part
         self.range_cpu[part.worker] = self.range_cpu.get(part.worker, 0.0) + part.cpu_s
         if len(assembly.parts) == assembly.count:
-            del self._assemblies[task.token]
-            t0 = time.perf_counter()
-            self.range_costs.append([assembly.parts[i].cpu_s for i in range(assembly.count)])
-            try:
-                result = self._join(assembly)
-            except SignverseError as exc:
-                result = VideoResult(task.video_id, error=_one_line(str(exc)))
-            except Exception as exc:  # noqa: BLE001 - one bad video never stops the run
-                log.debug("joining %s failed", task.video_id, exc_info=True)
-                result = VideoResult(task.video_id, error=_one_line(f"{type(exc).__name__}: {exc}"))
-            finally:
-                assembly.folder.cleanup()
-                self.join_s += time.perf_counter() - t0
-            result.wall_s = time.perf_counter() - assembly.started
-            self._ready.append((assembly.record, result))
+            self._complete(task.token, assembly)
 
-    def _abandon(self, token: int, assembly: _Assembly) -> None:
-        """Drop a failed video's queued ranges; its running ones are ignored when they come back."""
+    def _complete(self, token: int, assembly: _Assembly) -> None:
+        """Every range is back (or was stored by an earlier run): join and finish the video."""
+        del self._assemblies[token]
+        video_id = assembly.record.video_id
+        t0 = time.perf_counter()
+        self.range_costs.append([assembly.parts[i].cpu_s for i in range(assembly.count)])
+        try:
+            result = self._join(assembly)
+        except SignverseError as exc:
+            result = VideoResult(video_id, error=_one_line(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one bad video never stops the run
+            log.debug("joining %s failed", video_id, exc_info=True)
+            result = VideoResult(video_id, error=_one_line(f"{type(exc).__name__}: {exc}"))
+        finally:
+            # Stored ranges stay until the run has committed the video's clips (then it discards them).
+            assembly.cleanup()
+            self.join_s += time.perf_counter() - t0
+        result.wall_s = time.perf_counter() - assembly.started
+        self._ready.append((assembly.record, result))
+
+    def _abandon(self, token: int, assembly: _Assembly, *, discard: bool = False) -> None:
+        """Drop a failed video's queued ranges; its running ones are ignored when they come back.
+        Its stored ranges stay for the retry, unless ``discard`` (it will be processed whole)."""
         del self._assemblies[token]
         queued = [t for t in self._queue if isinstance(t, RangeTask) and t.token == token]
         self._queue = deque(t for t in self._queue if not (isinstance(t, RangeTask) and t.token == token))
         self._stale += assembly.count - len(assembly.parts) - len(queued) - 1
-        assembly.folder.cleanup()
+        assembly.cleanup()
+        if discard and assembly.temp is None and self.store is not None:
+            self.store.discard(assembly.record.video_id)
 
     def _join(self, assembly: _Assembly) -> VideoResult:
         """All ranges are back: join them in order and finish the video once."""
@@ -399,6 +484,6 @@ class SplitExecutor:
 
     def close(self) -> None:
         for assembly in self._assemblies.values():
-            assembly.folder.cleanup()
+            assembly.cleanup()   # stored ranges stay: the next run takes them
         self._assemblies.clear()
         self.inner.close()

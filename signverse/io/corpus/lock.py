@@ -61,9 +61,10 @@ class CorpusLock:
     instead. Released by ``release()``, on exit of the ``with`` block, or when the process dies.
     """
 
-    def __init__(self, folder: str | Path, name: str = LOCK_NAME):
+    def __init__(self, folder: str | Path, name: str = LOCK_NAME, *, what: str = ""):
         self.folder = Path(folder)
         self.path = self.folder / name
+        self.what = what   # names the folder's role in the refusal, e.g. "release shards folder"
         self._fd: int | None = None
 
     @property
@@ -107,7 +108,8 @@ class CorpusLock:
                 break
             time.sleep(0.05)
         if not self.held:
-            raise CorpusLocked(self.folder, f"in use by another writer: {holder_text(self.holder())}; "
+            role = f"{self.what} " if self.what else ""
+            raise CorpusLocked(self.folder, f"{role}in use by another writer: {holder_text(self.holder())}; "
                                             "wait for it to finish (the lock is released when it exits)")
         return self
 

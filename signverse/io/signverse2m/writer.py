@@ -12,6 +12,14 @@ complete. Reopening the same directory continues with the next shard number and 
 that are already in a published shard; a ``.tmp`` left by a crash is discarded (its videos were
 never published).
 
+One writer per directory: a :class:`ShardWriter` holds the folder's writer lock
+(``<out_dir>/.release-writer.lock``, the corpus store's ``fcntl.flock`` lock,
+:class:`~signverse.io.corpus.lock.CorpusLock`) from opening to :meth:`ShardWriter.close`. A second
+writer, in this or another process, is refused with a one-line error naming the folder and the
+holder (pid, host, command); the kernel drops the lock when its holder dies, even by ``kill -9``,
+so a crashed writer leaves no stale lock, and the next writer removes its unfinished ``.tmp``
+shard. A shard is published with an exclusive create, so a finished shard is never replaced.
+
 >>> # with ShardWriter("dataset") as shards:
 >>> #     shards.add_video("abc123", pose, captions={"en": segments})
 """
@@ -38,6 +46,7 @@ from signverse.core.jsonio import dumps as json_dumps
 log = logging.getLogger(__name__)
 
 SHARD_PREFIX = "Sign_DWPose_NPZ_"
+RELEASE_LOCK_NAME = ".release-writer.lock"   # not the corpus's name: a folder may be both
 _BLOCK = 512
 
 
@@ -125,15 +134,23 @@ class ShardWriter:
     A shard closes after ``max_videos`` videos or before it would exceed ``max_bytes`` (a single
     larger video gets a shard of its own). ``published`` holds the ids in closed shards (found by
     scanning them on open); ``add_*`` return False for an id already written. One writer per
-    directory at a time (no locking between processes).
+    directory at a time: the folder's writer lock is taken before anything is read or removed
+    (a second writer raises :class:`~signverse.io.corpus.lock.CorpusLocked`) and released by
+    :meth:`close`.
     """
 
     def __init__(self, out_dir: str | Path, *, max_videos: int = 40, max_bytes: int = 10 << 30,
                  prefix: str = SHARD_PREFIX):
         if max_videos < 1 or max_bytes < 1:
             raise InputError(out_dir, "max_videos and max_bytes must be positive")
+        from signverse.io.corpus.lock import CorpusLock, write_error
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(self.out_dir, exc) from None
+        # Before the scan: it removes unfinished shards, which are only stale when nobody holds the lock.
+        self._lock = CorpusLock(self.out_dir, RELEASE_LOCK_NAME, what="release shards folder").acquire()
         self.max_videos, self.max_bytes, self.prefix = max_videos, max_bytes, prefix
         self.published: set[str] = set()
         self.shards: list[Path] = []          # shards closed by this writer
@@ -142,7 +159,11 @@ class ShardWriter:
         self._final: Path | None = None
         self._ids: list[str] = []
         self._bytes = 0
-        self._next = 1 + self._scan()
+        try:
+            self._next = 1 + self._scan()
+        except BaseException:
+            self._lock.release()
+            raise
 
     def _scan(self) -> int:
         pattern = SHARD_PATTERN if self.prefix == SHARD_PREFIX else None
@@ -208,6 +229,8 @@ class ShardWriter:
         return True
 
     def _open(self) -> None:
+        if not self._lock.held:   # closed: another writer may own the folder by now
+            raise InputError(self.out_dir, "shard writer is closed; open a new one to add videos")
         self._final = self.out_dir / f"{self.prefix}{self._next:06d}.tar"
         self._tmp = self._final.with_name(self._final.name + ".tmp")
         self._next += 1
@@ -268,7 +291,12 @@ class ShardWriter:
             self._abandon()
             from signverse.io.corpus.lock import write_error
             raise write_error(self._final, exc) from None
-        self._tmp.replace(self._final)
+        from signverse.io.corpus.lock import publish
+        try:
+            publish(self._tmp, self._final)   # never over an existing shard (exclusive create)
+        except BaseException:
+            self._tar, self._ids = None, []   # its videos were not published: a rerun writes them
+            raise
         self.published.update(self._ids)
         self.shards.append(self._final)
         log.info("%s: %d videos", self._final, len(self._ids))
@@ -276,8 +304,11 @@ class ShardWriter:
         return done
 
     def close(self) -> list[Path]:
-        """Close the open shard; returns every shard this writer closed."""
-        self.close_shard()
+        """Close the open shard and release the folder's lock; returns every shard this writer closed."""
+        try:
+            self.close_shard()
+        finally:
+            self._lock.release()
         return list(self.shards)
 
     def __enter__(self) -> "ShardWriter":
