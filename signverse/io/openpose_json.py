@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError
+from signverse.core.limits import MAX_PERSONS, budget_hint, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.layouts import can_convert, convert, get_layout
 from signverse.core.jsonio import dumps as json_dumps
@@ -40,6 +41,9 @@ BODY_LAYOUTS = {25: "openpose-137", 18: "dwpose"}
 FRAME_FILE = re.compile(r"(?:^|\D)(\d+)_keypoints\.json$")
 DEFAULT_FPS = 24.0
 _MAX_FRAMES = 10_000_000
+# Reading keeps xy (2 x float64) and a confidence (float64) per point of every person slot.
+_BYTES_PER_POINT = 24
+_MAX_SIDE = 65535   # the largest frame side a .pose header can hold
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -62,8 +66,25 @@ def _load_json(path: Path):
     try:
         with path.open("r", encoding="utf-8") as fh:
             return json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError: also a number of more than 4300 digits; RecursionError: arrays nested
+    # thousands deep. Both are damaged input, not a reason for a traceback.
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(path, f"not readable JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(path, "not readable JSON (nested too deeply)") from None
+
+
+def _check_size(where: Path, n_frames: int, n_persons: int, input_bytes: int, records: int) -> None:
+    """Refuse a claim (frame numbers far apart, one frame of thousands of empty persons) that
+    would decode to far more than the input holds. Every frame record present may honestly
+    decode to one person slot; beyond that, the stated decode budget of the input's bytes."""
+    if n_persons > MAX_PERSONS.value():
+        raise InputError(where, f"a frame holds {n_persons} persons ({MAX_PERSONS.hint()})")
+    per_slot = get_layout("openpose-137").num_points * _BYTES_PER_POINT
+    need = n_frames * n_persons * per_slot
+    if need > decode_budget(input_bytes) + records * per_slot:
+        raise InputError(where, f"{n_frames} frames x {n_persons} persons would decode to "
+                                f"{need >> 20} MiB from {input_bytes} bytes of JSON ({budget_hint()})")
 
 
 def _points(values, where: Path, key: str) -> np.ndarray:
@@ -103,12 +124,13 @@ def _body_size(frames: list[list[dict]], where: Path) -> int:
 
 def _to_pose(frames: list[list[dict]], where: Path, *, fps: float, width: int | None,
              height: int | None, normalized: bool | None, layout: str | None,
-             canvas: tuple[int, int] | None) -> PoseSeq:
+             canvas: tuple[int, int] | None, input_bytes: int, records: int) -> PoseSeq:
     n_body = _body_size(frames, where)
     lay = get_layout(layout or BODY_LAYOUTS.get(n_body, "openpose-137"))
     if lay.name not in BODY_LAYOUTS.values():
         raise InputError(where, f"OpenPose JSON is read as openpose-137 or dwpose, not {lay.name}")
     n_persons = max([len(p) for p in frames] + [1])
+    _check_size(where, len(frames), n_persons, input_bytes, records)
     xy = np.full((len(frames), n_persons, lay.num_points, 2), np.nan)
     conf = np.zeros((len(frames), n_persons, lay.num_points))
     for t, people in enumerate(frames):
@@ -124,7 +146,13 @@ def _to_pose(frames: list[list[dict]], where: Path, *, fps: float, width: int | 
                 conf[t, p, sl.start:sl.start + n] = pts[:n, 2]
     # Producers mark missing points with confidence 0 (OpenPose: 0, 0, 0) or with -1 entries;
     # other negative coordinates with a confidence are real points just outside the frame.
-    missing = (conf <= 0) | ((xy[..., 0] == -1) & (xy[..., 1] == -1)) | ~np.isfinite(xy).all(-1)
+    # A non-finite confidence (JSON ``Infinity``/``NaN``) is a broken point, read as missing
+    # (kept, one inf would become every stored confidence of the clip).
+    broken = ~np.isfinite(conf) & np.isfinite(xy).all(-1)
+    if broken.any():
+        log.warning("%s: %d points with a non-finite confidence read as missing", where, int(broken.sum()))
+    missing = (~(conf > 0) | ~np.isfinite(conf) | ((xy[..., 0] == -1) & (xy[..., 1] == -1))
+               | ~np.isfinite(xy).all(-1))
     xy[missing] = np.nan
     conf[missing] = 0.0
     if canvas is not None:
@@ -166,6 +194,8 @@ def read_openpose_folder(path: str | Path, *, fps: float | None = None, width: i
     n_frames = max(max(files) + 1, num_frames or 0)
     if n_frames > _MAX_FRAMES:
         raise InputError(path, f"frame number {max(files)} is implausibly large")
+    input_bytes = sum(_size(f) for f in files.values())
+    _check_size(path, n_frames, 1, input_bytes, len(files))   # before a list of n_frames is made
     frames: list[list[dict]] = [[] for _ in range(n_frames)]
     canvas = None
     for t, file in sorted(files.items()):
@@ -173,11 +203,28 @@ def read_openpose_folder(path: str | Path, *, fps: float | None = None, width: i
         frames[t] = _people(data, file)
         if canvas is None and isinstance(data, dict) and "canvas_width" in data:
             canvas = _canvas(data, file)
-        if fps is None and isinstance(data, dict) and isinstance(data.get("fps"), (int, float)) \
-                and data["fps"] > 0:
-            fps = float(data["fps"])
+        if fps is None and isinstance(data, dict):
+            fps = _rate(data.get("fps"))
     return _to_pose(frames, path, fps=_fps(fps, path), width=width, height=height, normalized=False,
-                    layout=layout, canvas=canvas)
+                    layout=layout, canvas=canvas, input_bytes=input_bytes, records=len(files))
+
+
+def _rate(value) -> float | None:
+    """A usable frame rate from a JSON value (a positive, finite number), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        rate = float(value)
+    except OverflowError:
+        return None
+    return rate if 0 < rate < math.inf else None
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
 
 
 def _fps(fps: float | None, path: Path) -> float:
@@ -190,9 +237,9 @@ def _fps(fps: float | None, path: Path) -> float:
 def _canvas(frame: dict, where: Path) -> tuple[int, int]:
     try:
         w, h = int(frame["canvas_width"]), int(frame["canvas_height"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):   # OverflowError: Infinity
         raise InputError(where, "canvas_width and canvas_height must be integers") from None
-    if w <= 0 or h <= 0:
+    if not (0 < w <= _MAX_SIDE and 0 < h <= _MAX_SIDE):
         raise InputError(where, f"canvas {w}x{h} is not a frame size")
     return w, h
 
@@ -217,7 +264,8 @@ def read_openpose_json(path: str | Path, *, fps: float | None = None, width: int
                 raise InputError(path, f"frame {k}: canvas {size} differs from {canvas}")
             canvas = size
     return _to_pose(frames, path, fps=_fps(fps, path), width=width, height=height,
-                    normalized=normalized, layout=layout, canvas=canvas)
+                    normalized=normalized, layout=layout, canvas=canvas,
+                    input_bytes=_size(path), records=len(frames))
 
 
 # -- writing -----------------------------------------------------------------------------------
