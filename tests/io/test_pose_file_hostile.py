@@ -107,3 +107,58 @@ def test_non_integer_face_point_names_are_a_one_line_error(tmp_path):
     body.points = ["NOT_A_JOINT"] + list(body.points[1:])
     with pytest.raises(InputError, match=r"POSE_LANDMARKS: point 'not_a_joint' is not in"):
         read_pose_file(_write(pf, tmp_path / "body.pose"))
+
+
+# -- declared sizes far beyond the file (found by fuzzing) ---------------------------------------
+def _header(version: float, components) -> bytes:
+    """A pose-format header, written by hand as a hostile producer would."""
+    import struct
+
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        return struct.pack("<H", len(raw)) + raw
+    out = struct.pack("<f", version) + struct.pack("<HHH", 100, 100, 0) + struct.pack("<H", len(components))
+    for name, fmt, points in components:
+        out += text(name) + text(fmt) + struct.pack("<HHH", len(points), 0, 0) + b"".join(map(text, points))
+    return out
+
+
+def test_version0_frames_without_persons_are_refused_within_bounds(tmp_path):
+    """171 KB: 65535 frames of no person over 20,000 unnamed points. pose-format decodes each
+    such frame as float64 zeros for every point (21 GB); it used to run out of memory."""
+    import struct
+    from bounded import assert_bounded, run_bounded
+    path = tmp_path / "v00.pose"
+    path.write_bytes(_header(0.0, [("C", "XYC", [""] * 20_000)]) + struct.pack("<HH", 25, 65535)
+                     + b"\0\0" * 65535)
+    result = run_bounded(["-m", "signverse", "info", str(path)])
+    assert_bounded(result, "pose v0.0 empty frames")
+    assert result.returncode != 0 and "version 0.0 body" in result.stderr and str(path) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_one_stored_holistic_point_cannot_inflate_to_the_whole_layout(tmp_path):
+    """One body point per frame in the file becomes 543 points in memory (~400x): 720 KB took
+    550 MB. Refused beyond the decode budget; the same file with fewer frames still reads."""
+    import struct
+    from signverse.core.limits import DECODE_FLOOR_BYTES
+
+    def write(frames: int):
+        body = struct.pack("<f", 25.0) + struct.pack("<I", frames) + struct.pack("<H", 1)
+        body += np.full((frames, 1, 1, 2), 5, np.float32).tobytes() + np.ones((frames, 1, 1), np.float32).tobytes()
+        path = tmp_path / f"one{frames}.pose"
+        path.write_bytes(_header(0.2, [("POSE_LANDMARKS", "XYC", ["NOSE"])]) + body)
+        return path
+    k = get_layout("mediapipe-holistic").num_points
+    over = DECODE_FLOOR_BYTES.value() // (k * 12) + 10
+    with pytest.raises(InputError, match="would decode to") as err:
+        read_pose_file(write(over))
+    assert "\n" not in str(err.value) and f"one{over}.pose" in str(err.value)
+    pose = read_pose_file(write(100))
+    assert pose.n_frames == 100 and pose.valid[:, 0, 0].all() and pose.valid[:, 0].sum() == 100
+
+
+def test_real_pose_files_are_within_the_decode_budget(shared_data):
+    from signverse.io import read_pose
+    for path in sorted(shared_data("poses").glob("*.pose")):
+        assert read_pose(path).n_frames > 0, path
