@@ -221,8 +221,10 @@ def read_manifest(root: Path) -> dict[str, Any]:
         raise InputError(path, "missing corpus.json: not a signverse corpus store")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:   # ValueError: a 5000-digit number too
         raise InputError(path, f"unreadable corpus.json ({exc})") from None
+    except RecursionError:
+        raise InputError(path, "unreadable corpus.json (nested too deeply)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(path, f"not a signverse corpus manifest (format={data.get('format') if isinstance(data, dict) else None!r})")
     version = data.get("version", 0)
