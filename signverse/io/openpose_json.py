@@ -168,8 +168,12 @@ def _to_pose(frames: list[list[dict]], where: Path, *, fps: float, width: int | 
         xy = xy * np.array([width, height])
     if not (width and height):
         top = np.nanmax(xy.reshape(-1, 2), 0) if present.size else np.array([1, 1])
-        width = width or max(1, math.ceil(top[0]) + 1)
-        height = height or max(1, math.ceil(top[1]) + 1)
+        extent = [max(1, math.ceil(v) + 1) if v < _MAX_SIDE else _MAX_SIDE for v in top]
+        if max(top) >= _MAX_SIDE:   # a point at x=1e300 must not make a frame no writer can hold
+            log.warning("%s: points reach %.3g px and no frame size is given; the frame is capped "
+                        "at %d px (pass width/height)", where, max(top), _MAX_SIDE)
+        width = width or extent[0]
+        height = height or extent[1]
         log.info("%s: no frame size given; using %dx%d (the extent of the points)", where, width, height)
     return PoseSeq(xy.astype(np.float32), conf.astype(np.float32), fps=fps, width=int(width),
                    height=int(height), layout=lay.name)

@@ -100,3 +100,17 @@ def test_an_unusable_fps_in_a_frame_file_falls_back_to_the_default(tmp_path, fps
     (folder / "v_000000000000_keypoints.json").write_text(
         '{"people": [{"pose_keypoints_2d": %s}], "fps": %s}' % (json.dumps(BODY25), fps_text))
     assert signverse.read_pose(folder).fps == 24.0
+
+
+def test_points_far_outside_any_frame_do_not_make_an_unwritable_frame_size(tmp_path):
+    """No canvas and a point at x=1e300: the inferred frame was 10**300 px wide, and every
+    writer (corpus, .pose, poses.npz) then failed with a traceback."""
+    from signverse.cli.main import main
+    path = tmp_path / "far.json"
+    body = list(BODY25)
+    body[0] = 1e300
+    path.write_text(json.dumps([{"people": [{"pose_keypoints_2d": body}]}]))
+    pose = signverse.read_pose(path)
+    assert pose.width == 65535 and pose.height == 21 and pose.valid[0, 0, 1:25].all()
+    for fmt in ("corpus", "pose", "signverse2m"):
+        assert main(["convert", str(path), str(tmp_path / f"out-{fmt}"), "--format", fmt]) == 0
