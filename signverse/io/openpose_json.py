@@ -152,7 +152,7 @@ def _to_pose(frames: list[list[dict]], where: Path, *, fps: float, width: int | 
     if broken.any():
         log.warning("%s: %d points with a non-finite confidence read as missing", where, int(broken.sum()))
     missing = (~(conf > 0) | ~np.isfinite(conf) | ((xy[..., 0] == -1) & (xy[..., 1] == -1))
-               | ~np.isfinite(xy).all(-1))
+               | ~np.isfinite(xy).all(-1) | (np.abs(xy) > np.finfo(np.float32).max).any(-1))
     xy[missing] = np.nan
     conf[missing] = 0.0
     if canvas is not None:

@@ -108,9 +108,11 @@ def test_points_far_outside_any_frame_do_not_make_an_unwritable_frame_size(tmp_p
     from signverse.cli.main import main
     path = tmp_path / "far.json"
     body = list(BODY25)
-    body[0] = 1e300
+    body[0] = 1e30      # a float32 number: kept, off any frame
+    body[3] = 1e300     # beyond float32: a missing point
     path.write_text(json.dumps([{"people": [{"pose_keypoints_2d": body}]}]))
     pose = signverse.read_pose(path)
-    assert pose.width == 65535 and pose.height == 21 and pose.valid[0, 0, 1:25].all()
+    assert pose.width == 65535 and pose.height == 21
+    assert pose.valid[0, 0, 0] and not pose.valid[0, 0, 1] and pose.valid[0, 0, 2:25].all()
     for fmt in ("corpus", "pose", "signverse2m"):
         assert main(["convert", str(path), str(tmp_path / f"out-{fmt}"), "--format", fmt]) == 0
