@@ -1,0 +1,54 @@
+"""A damaged corpus.json: one-line errors naming it, for readers and for a writer that appends.
+
+Found by fuzzing: a pose field entry that is not ``{"layouts": [names]}`` read fine but crashed the
+next append with a TypeError/KeyError traceback (the writer extends that list); nesting 50,000 deep
+and a 5000-digit number ended in a RecursionError / ValueError traceback.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from signverse.core import InputError
+from signverse.io.corpus import CorpusWriter, open_corpus
+from tests.io.test_corpus import make_clip, write
+
+
+@pytest.mark.parametrize("entry", [5, None, {"layouts": 5}, {"layouts": [5]}, ["dwpose"]])
+def test_a_damaged_pose_field_entry_is_refused_before_an_append(tmp_path, entry):
+    root = tmp_path / "c"
+    write(root, [make_clip(0)])
+    manifest = json.loads((root / "corpus.json").read_text())
+    (field,) = manifest["pose_fields"]
+    manifest["pose_fields"][field] = entry
+    (root / "corpus.json").write_text(json.dumps(manifest))
+    before = (root / "corpus.json").read_bytes()
+    for action in (lambda: open_corpus(root), lambda: write(root, [make_clip(1)])):
+        with pytest.raises(InputError, match=f"pose_fields.{field} must be an object") as err:
+            action()
+        assert "\n" not in str(err.value) and "corpus.json" in str(err.value)
+    assert (root / "corpus.json").read_bytes() == before   # nothing rewritten
+
+
+def test_a_pose_field_entry_without_layouts_still_appends(tmp_path):
+    root = tmp_path / "c"
+    write(root, [make_clip(0)])
+    manifest = json.loads((root / "corpus.json").read_text())
+    (field,) = manifest["pose_fields"]
+    manifest["pose_fields"][field] = {}
+    (root / "corpus.json").write_text(json.dumps(manifest))
+    with CorpusWriter(root) as writer:
+        assert writer.add(make_clip(1))
+    assert len(open_corpus(root)) == 2
+    assert json.loads((root / "corpus.json").read_text())["pose_fields"][field]["layouts"]
+
+
+@pytest.mark.parametrize("text", ["[" * 50_000 + "]" * 50_000, '{"format": ' + "1" * 5000 + "}"])
+def test_unparseable_corpus_json_is_a_one_line_error(tmp_path, text):
+    root = tmp_path / "c"
+    write(root, [make_clip(0)])
+    (root / "corpus.json").write_text(text)
+    with pytest.raises(InputError, match="unreadable corpus.json") as err:
+        open_corpus(root)
+    assert "\n" not in str(err.value)
