@@ -106,7 +106,9 @@ def _iter_folder(path: Path, failures: list[Failure] | None, read_options) -> It
             yield Item(str(name if file.is_dir() else name.with_suffix("")), read_pose(file, **read_options),
                        {"path": str(file)})
         except SignverseError as exc:
-            _record(failures, Failure(str(file), str(exc)))
+            # the failure is listed as "FAILED <file>: <reason>": do not name the file twice
+            same = isinstance(exc, InputError) and exc.path == str(file)
+            _record(failures, Failure(str(file), exc.problem if same else str(exc)))
 
 
 def _record(failures: list[Failure] | None, failure: Failure) -> None:
