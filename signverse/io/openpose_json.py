@@ -203,6 +203,8 @@ def read_openpose_folder(path: str | Path, *, fps: float | None = None, width: i
     frames: list[list[dict]] = [[] for _ in range(n_frames)]
     canvas = None
     for t, file in sorted(files.items()):
+        if not file.is_file():   # a link to /dev/zero would be read until memory runs out
+            raise InputError(file, "not a regular file (a device, FIFO or folder); refused")
         data = _load_json(file)
         frames[t] = _people(data, file)
         if canvas is None and isinstance(data, dict) and "canvas_width" in data:

@@ -42,6 +42,8 @@ def source_kind(path: str | Path) -> str:
         raise InputError(path, "no such file or directory")
     if path.is_file():
         return "release" if path.suffix.lower() == ".tar" else "file"
+    if not path.is_dir():   # a FIFO or a device (a link to /dev/zero) is never read
+        raise InputError(path, "not a regular file or folder (a device or FIFO); refused")
     from signverse.io.openpose_json import is_openpose_folder
     if is_openpose_folder(path):
         return "file"           # a folder of OpenPose frame files is one video

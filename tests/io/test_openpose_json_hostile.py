@@ -116,3 +116,24 @@ def test_points_far_outside_any_frame_do_not_make_an_unwritable_frame_size(tmp_p
     assert pose.valid[0, 0, 0] and not pose.valid[0, 0, 1] and pose.valid[0, 0, 2:25].all()
     for fmt in ("corpus", "pose", "signverse2m"):
         assert main(["convert", str(path), str(tmp_path / f"out-{fmt}"), "--format", fmt]) == 0
+
+
+def test_a_frame_file_linked_to_dev_zero_is_refused_not_read_forever(tmp_path):
+    """A frame file that is a link to /dev/zero was read until memory ran out (MemoryError
+    traceback); the same link as a .pose file was reported as 'no .pose files found'."""
+    import os
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    folder = tmp_path / "op"
+    folder.mkdir()
+    (folder / "v_000000000001_keypoints.json").write_text(json.dumps({"people": []}))
+    (folder / "v_000000000000_keypoints.json").symlink_to("/dev/zero")
+    result = run_bounded(["-m", "signverse", "info", str(folder)], timeout=20)
+    assert_bounded(result, "openpose frame linked to /dev/zero")
+    assert result.returncode == 2 and "not a regular file" in result.stderr
+    assert "v_000000000000_keypoints.json" in result.stderr
+    link = tmp_path / "zero.pose"
+    link.symlink_to("/dev/zero")
+    _one_line_error(link, "not a regular file")
+    result = run_bounded(["-m", "signverse", "info", str(link)], timeout=20)
+    assert result.returncode == 2 and "not a regular file" in result.stderr, str(result)
