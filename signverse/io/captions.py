@@ -62,6 +62,8 @@ def _source_text(source: str | Path, kind: str) -> tuple[str, str | None, str]:
                                     or not source.strip()):
         return source, None, f"<{kind} text>"
     path = Path(source)
+    if path.exists() and not path.is_file():   # a link to /dev/zero would be read forever
+        raise InputError(path, "not a regular file (a device, FIFO or folder); refused")
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -84,3 +84,16 @@ def test_absurd_hours_are_a_bad_cue_timing_not_a_crash(tmp_path):
     path.write_text("WEBVTT\n\n123:00:01.000 --> 123:00:02.500\nhi\n")
     (cue,) = read_captions(path)
     assert (cue.start, cue.end, cue.text) == (442801.0, 442802.5, "hi")
+
+
+def test_a_caption_file_linked_to_dev_zero_is_refused(tmp_path):
+    import os
+    import pytest
+    from signverse.core.errors import InputError
+    from signverse.io.captions import read_captions
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    link = tmp_path / "v.en.vtt"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(InputError, match="not a regular file"):
+        read_captions(link)
