@@ -321,6 +321,7 @@ def write_openpose_folder(pose: PoseSeq, folder: str | Path, *, name: str = "vid
     """One ``<name>_<frame:012d>_keypoints.json`` per frame into ``folder`` (OpenPose 1.7 layout,
     pixels; ``canvas_width``/``canvas_height``/``fps`` added). ``body``: ``BODY_25`` or ``COCO``
     (default: BODY_25 for openpose-137 poses, else COCO-18 via the dwpose layout)."""
+    _refuse_no_frames(pose, folder, "an OpenPose folder")
     pose = _for_openpose(pose, body)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -336,6 +337,12 @@ def write_openpose_folder(pose: PoseSeq, folder: str | Path, *, name: str = "vid
     return folder
 
 
+def _refuse_no_frames(pose: PoseSeq, where: str | Path, what: str) -> None:
+    # Zero frames would be an empty folder or "[]", which no reader (ours included) opens.
+    if pose.n_frames == 0:
+        raise InputError(where, f"the sequence has no frames; {what} of no frames cannot be read back")
+
+
 def pose_keypoint_frames(pose: PoseSeq, *, normalized: bool = False, body: str | None = None) -> list[dict]:
     """The POSE_KEYPOINT list for ``pose`` (pixels, or fractions of the canvas if ``normalized``)."""
     pose = _for_openpose(pose, body)
@@ -347,6 +354,7 @@ def write_pose_keypoint(pose: PoseSeq, path: str | Path, *, normalized: bool = F
                         body: str | None = None, **_) -> Path:
     """A POSE_KEYPOINT ``.json`` file (a list of frames with canvas size and people)."""
     path = Path(path)
+    _refuse_no_frames(pose, path, "a POSE_KEYPOINT file")
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = pose_keypoint_frames(pose, normalized=normalized, body=body)
     path.write_text(json_dumps(frames), encoding="utf-8")

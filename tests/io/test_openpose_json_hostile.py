@@ -137,3 +137,19 @@ def test_a_frame_file_linked_to_dev_zero_is_refused_not_read_forever(tmp_path):
     _one_line_error(link, "not a regular file")
     result = run_bounded(["-m", "signverse", "info", str(link)], timeout=20)
     assert result.returncode == 2 and "not a regular file" in result.stderr, str(result)
+
+
+@pytest.mark.parametrize("fmt", ["openpose", "pose_keypoint"])
+def test_a_zero_frame_sequence_is_not_written_as_an_unreadable_output(tmp_path, fmt, capsys):
+    """A 0-frame .pose converted to OpenPose made an empty folder (or "[]") and reported
+    "wrote 1 sequence"; nothing opens such an output. Now that item fails by name."""
+    from signverse.cli.main import main
+    from signverse.core import PoseSeq
+    pose = PoseSeq(np.zeros((0, 1, 134, 2), np.float32), np.zeros((0, 1, 134), np.float32), fps=24,
+                   width=100, height=100, layout="dwpose")
+    src = tmp_path / "empty.pose"
+    signverse.write_pose(pose, src)
+    assert main(["convert", str(src), str(tmp_path / "out"), "--format", fmt]) != 0
+    err = capsys.readouterr().err
+    assert "no frames" in err and "Traceback" not in err
+    assert not list((tmp_path / "out").rglob("*.json"))
