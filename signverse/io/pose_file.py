@@ -228,6 +228,9 @@ def pose_to_pose_format(pose: PoseSeq):
     from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
 
     layout = get_layout(pose.layout)
+    if pose.xy.shape[2] != layout.num_points:   # else the header and body disagree: a corrupt file
+        raise SignverseError(f"the pose has {pose.xy.shape[2]} points per person but layout "
+                             f"{layout.name} has {layout.num_points}; not written")
     names = _WRITE_NAMES.get(layout.name, {})
     components: list[PoseHeaderComponent] = []
     merged: dict[str, tuple[list[str], list[tuple[int, int]]]] = {}
@@ -258,7 +261,12 @@ def write_pose_file(pose: PoseSeq, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        pose_to_pose_format(pose).write(handle)
-    tmp.replace(path)
+    converted = pose_to_pose_format(pose)
+    try:
+        with open(tmp, "wb") as handle:
+            converted.write(handle)
+        tmp.replace(path)
+    except BaseException:   # a failed write (disk full, a value pose-format refuses) leaves nothing
+        tmp.unlink(missing_ok=True)
+        raise
     return path

@@ -162,3 +162,15 @@ def test_real_pose_files_are_within_the_decode_budget(shared_data):
     from signverse.io import read_pose
     for path in sorted(shared_data("poses").glob("*.pose")):
         assert read_pose(path).n_frames > 0, path
+
+
+def test_a_pose_whose_points_do_not_fit_its_layout_is_not_written(tmp_path):
+    """134 points under the 128-point dwpose layout used to be written as a .pose whose header
+    and body disagree (read back as shifted garbage)."""
+    from signverse.core.errors import SignverseError
+    from signverse.io.pose_file import write_pose_file
+    pose = PoseSeq(np.full((3, 1, 134, 2), 5, np.float32), np.ones((3, 1, 134), np.float32), fps=24,
+                   width=100, height=100, layout="dwpose")
+    with pytest.raises(SignverseError, match="134 points per person but layout dwpose has 128"):
+        write_pose_file(pose, tmp_path / "bad.pose")
+    assert not list(tmp_path.iterdir())
