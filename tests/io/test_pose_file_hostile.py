@@ -174,3 +174,17 @@ def test_a_pose_whose_points_do_not_fit_its_layout_is_not_written(tmp_path):
     with pytest.raises(SignverseError, match="134 points per person but layout dwpose has 128"):
         write_pose_file(pose, tmp_path / "bad.pose")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_frame_wider_than_a_pose_header_holds_is_one_line_error(tmp_path, capsys):
+    """A poses.npz may state a 70000-px frame; converting it to .pose ended in pose-format's
+    ValueError traceback."""
+    from signverse.cli.main import main
+    from signverse.io import write_pose
+    pose = PoseSeq(np.full((3, 1, 128, 2), 5, np.float32), np.ones((3, 1, 128), np.float32), fps=24,
+                   width=70000, height=100, layout="dwpose")
+    src = write_pose(pose, tmp_path / "wide.npz", video_id="wide")
+    assert main(["convert", str(src), str(tmp_path / "wide.pose")]) == 2
+    err = capsys.readouterr().err
+    assert "70000x100 does not fit a .pose header" in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("wide.pose*"))
