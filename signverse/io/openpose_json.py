@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError
-from signverse.core.limits import MAX_PERSONS, budget_hint, decode_budget
+from signverse.core.limits import MAX_FPS, MAX_PERSONS, MIN_FPS, budget_hint, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.layouts import can_convert, convert, get_layout
 from signverse.core.jsonio import dumps as json_dumps
@@ -216,14 +216,14 @@ def read_openpose_folder(path: str | Path, *, fps: float | None = None, width: i
 
 
 def _rate(value) -> float | None:
-    """A usable frame rate from a JSON value (a positive, finite number), else None."""
+    """A usable frame rate from a JSON value (a number within MIN_FPS..MAX_FPS), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
         rate = float(value)
     except OverflowError:
         return None
-    return rate if 0 < rate < math.inf else None
+    return rate if MIN_FPS <= rate <= MAX_FPS else None
 
 
 def _size(file: Path) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError, require
-from signverse.core.limits import budget_hint, decode_budget
+from signverse.core.limits import budget_hint, check_fps, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.layouts import Component, Layout, get_layout, register_layout, LAYOUTS
 
@@ -177,6 +177,7 @@ def pose_from_pose_format(pose, source: str | Path = "<pose>", *, input_bytes: i
     fps = float(pose.body.fps) if pose.body.fps else 0.0
     if not fps > 0:
         raise InputError(source, f"the .pose header has no usable fps ({pose.body.fps})")
+    check_fps(fps, source)
     return PoseSeq(xy, out_conf, fps=fps, width=int(dims.width), height=int(dims.height),
                    layout=layout.name, z=z)
 

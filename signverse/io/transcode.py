@@ -89,7 +89,7 @@ def _to_release(pose: PoseSeq) -> PoseSeq:
     from signverse.core.pose import warn_depth_dropped
     warn_depth_dropped(pose, "the SignVerse-2M release format")
     pose = convert(pose, "dwpose")
-    if abs(pose.fps - round(pose.fps)) > 1e-6:
+    if abs(pose.fps - round(pose.fps)) > 1e-6 or round(pose.fps) < 1:   # 0 fps: nothing reads it
         from signverse.ops import resample
         log.info("resampling %.3f fps to %d fps for the release format", pose.fps, RELEASE_FPS)
         pose = resample(pose, RELEASE_FPS)

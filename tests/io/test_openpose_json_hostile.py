@@ -93,7 +93,7 @@ def test_infinite_confidence_is_a_missing_point_with_one_warning(tmp_path, caplo
     assert sum("non-finite confidence" in r.getMessage() for r in caplog.records) == 1
 
 
-@pytest.mark.parametrize("fps_text", ["Infinity", "9" * 400, "true", "-3"])
+@pytest.mark.parametrize("fps_text", ["Infinity", "9" * 400, "true", "-3", "1e-300", "1e30"])
 def test_an_unusable_fps_in_a_frame_file_falls_back_to_the_default(tmp_path, fps_text):
     folder = tmp_path / "op"
     folder.mkdir()
@@ -145,7 +145,7 @@ def test_a_zero_frame_sequence_is_not_written_as_an_unreadable_output(tmp_path, 
     "wrote 1 sequence"; nothing opens such an output. Now that item fails by name."""
     from signverse.cli.main import main
     from signverse.core import PoseSeq
-    pose = PoseSeq(np.zeros((0, 1, 134, 2), np.float32), np.zeros((0, 1, 134), np.float32), fps=24,
+    pose = PoseSeq(np.zeros((0, 1, 128, 2), np.float32), np.zeros((0, 1, 128), np.float32), fps=24,
                    width=100, height=100, layout="dwpose")
     src = tmp_path / "empty.pose"
     signverse.write_pose(pose, src)

@@ -188,3 +188,28 @@ def test_a_frame_wider_than_a_pose_header_holds_is_one_line_error(tmp_path, caps
     err = capsys.readouterr().err
     assert "70000x100 does not fit a .pose header" in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.glob("wide.pose*"))
+
+
+@pytest.mark.parametrize("fps", [1e-6, 1e30])
+def test_an_implausible_frame_rate_is_one_line_error(tmp_path, fps, capsys):
+    """A .pose at 1e-6 fps converted to a release wrote a tar stating 0 fps (which nothing opens;
+    resampling it to 24 fps would have claimed 24 million frames per frame); at 1e30 fps the
+    conversion ended in an OverflowError traceback."""
+    from signverse.cli.main import main
+    from signverse.io.pose_file import write_pose_file
+    path = write_pose_file(PoseSeq(
+        np.full((3, 1, 128, 2), 5, np.float32), np.ones((3, 1, 128), np.float32), fps=fps, width=100,
+        height=100, layout="dwpose"), tmp_path / "odd.pose")
+    with pytest.raises(InputError, match="frame rate .* is outside 0.1-1000 fps") as err:
+        read_pose_file(path)
+    assert str(path) in str(err.value)
+    assert main(["convert", str(path), str(tmp_path / "out"), "--format", "signverse2m"]) == 2
+    assert "frame rate" in capsys.readouterr().err
+
+
+def test_a_fractional_integer_rounding_frame_rate_is_resampled_for_the_release(tmp_path):
+    """0.4 fps rounds to 0: the release writer now resamples it to 24 fps instead of writing 0."""
+    from signverse.io.transcode import _to_release
+    pose = PoseSeq(np.full((2, 1, 128, 2), 5, np.float32), np.ones((2, 1, 128), np.float32), fps=0.4,
+                   width=100, height=100, layout="dwpose")
+    assert _to_release(pose).fps == 24

@@ -17,7 +17,7 @@ def _folder(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     rng = np.random.default_rng(0)
-    pose = PoseSeq(rng.uniform(0, 99, (4, 1, 134, 2)).astype(np.float32), np.ones((4, 1, 134), np.float32),
+    pose = PoseSeq(rng.uniform(0, 99, (4, 1, 128, 2)).astype(np.float32), np.ones((4, 1, 128), np.float32),
                    fps=24, width=100, height=100, layout="dwpose")
     write_pose(pose, src / "good.pose")
     (src / "deep.json").write_text('{"people":' + "[" * 50_000 + "]" * 50_000 + "}")
