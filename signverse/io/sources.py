@@ -73,7 +73,12 @@ def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_o
         yield from _iter_release(open_release(path), failures)
     else:
         from signverse.io.corpus import open_corpus
-        for clip in open_corpus(path):
+        corpus = open_corpus(path)
+        for clip in corpus:
+            if clip.pose is None:   # e.g. corpus.json names a pose field that holds nothing
+                _record(failures, Failure(clip.clip_id, f"{path}: no stored pose in pose field "
+                                                        f"{corpus.field!r}"))
+                continue
             yield Item(clip.clip_id, clip.pose, clip.to_dict())
 
 

@@ -52,3 +52,20 @@ def test_unparseable_corpus_json_is_a_one_line_error(tmp_path, text):
     with pytest.raises(InputError, match="unreadable corpus.json") as err:
         open_corpus(root)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("default", [None, "elsewhere"])
+def test_clips_without_a_stored_pose_are_failures_not_a_crash(tmp_path, default, capsys):
+    """corpus.json whose default pose field is missing or names a field with no poses: convert
+    used to hand the writer a clip whose pose is None (AttributeError traceback)."""
+    from signverse.cli.main import main
+    root = tmp_path / "c"
+    write(root, [make_clip(0), make_clip(1)])
+    manifest = json.loads((root / "corpus.json").read_text())
+    manifest["default_pose_field"] = default
+    (root / "corpus.json").write_text(json.dumps(manifest))
+    assert main(["convert", str(root), str(tmp_path / "out"), "--format", "pose"]) == 1
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 2 and all("no stored pose" in line for line in failed), err
+    assert "Traceback" not in err
