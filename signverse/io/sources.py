@@ -73,13 +73,16 @@ def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_o
         yield from _iter_release(open_release(path), failures)
     else:
         from signverse.io.corpus import open_corpus
-        corpus = open_corpus(path)
+        # In a batch, a damaged shard is recorded and skipped whole; the other shards carry on.
+        corpus = open_corpus(path, on_error="raise" if failures is None else "skip")
         for clip in corpus:
             if clip.pose is None:   # e.g. corpus.json names a pose field that holds nothing
                 _record(failures, Failure(clip.clip_id, f"{path}: no stored pose in pose field "
                                                         f"{corpus.field!r}"))
                 continue
             yield Item(clip.clip_id, clip.pose, clip.to_dict())
+        for exc in corpus.errors:
+            _record(failures, Failure(exc.path or str(path), exc.problem))
 
 
 def _iter_release(release, failures: list[Failure] | None) -> Iterator[Item]:

@@ -69,3 +69,21 @@ def test_clips_without_a_stored_pose_are_failures_not_a_crash(tmp_path, default,
     failed = [line for line in err.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 2 and all("no stored pose" in line for line in failed), err
     assert "Traceback" not in err
+
+
+def test_convert_skips_a_damaged_pose_shard_and_carries_on(tmp_path, capsys):
+    """A corrupt pose shard stopped the whole conversion (exit 2, nothing of the other shards
+    written); now its clips are one FAILED line naming the shard and the rest is converted."""
+    from signverse.cli.main import main
+    root = tmp_path / "c"
+    write(root, [make_clip(0)])
+    write(root, [make_clip(1)])   # a second session: a second shard
+    shards = sorted((root / "poses").rglob("shard-*.parquet"))
+    assert len(shards) == 2
+    data = shards[0].read_bytes()
+    shards[0].write_bytes(data[:len(data) // 2])
+    assert main(["convert", str(root), str(tmp_path / "out"), "--format", "pose"]) == 1
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and shards[0].name in failed[0] and "Traceback" not in err, err
+    assert [p.name for p in (tmp_path / "out").glob("*.pose")] == [f"{make_clip(1).clip_id}.pose"]
