@@ -252,6 +252,30 @@ def read_islr_npz(path: str | Path, *, signer: str | None = None, lazy: bool = T
                                **pose_options)
 
 
+def _within_budget(files: list[Path], errors: str) -> list[Path]:
+    """Every signer file is kept in memory, and each may inflate to the decode floor (64 MiB)
+    whatever its size: 100 small deflate bombs would take 6 GB together. When the folder's files
+    together exceed the decode budget of their total size, the files that inflate more than the
+    stated ratio (real signer files: under 3x) are refused, from their zip directories alone."""
+    from signverse.core.limits import DECODE_RATIO, budget_hint, decode_budget
+    from signverse.io.signverse2m.safe_npz import inflated_size
+    sizes = {f: f.stat().st_size for f in files}
+    inflated = {f: inflated_size(f) for f in files}
+    if sum(inflated.values()) <= decode_budget(sum(sizes.values())):
+        return files
+    kept = []
+    for f in files:
+        if inflated[f] > DECODE_RATIO.value() * sizes[f]:
+            exc = InputError(f, f"inflates to {inflated[f]} bytes from {sizes[f]} while the folder's "
+                                f"files together exceed the decode budget ({budget_hint()})")
+            if errors == "raise":
+                raise exc
+            log.warning("skipping %s", exc)
+            continue
+        kept.append(f)
+    return kept
+
+
 def is_islr_folder(folder: str | Path) -> bool:
     folder = Path(folder)
     return folder.is_dir() and next(iter(folder.glob("*__*.npz")), None) is not None
@@ -272,7 +296,8 @@ def load_islr(folder: str | Path, *, signers: Iterable[str] | None = None, worke
         files = [f for f in files if f.stem in wanted]
     if not files:
         raise InputError(folder, "no .npz signer files")
-    workers = workers or min(8, (os.cpu_count() or 2) * 2, len(files))
+    files = _within_budget(files, errors)
+    workers = workers or min(8, (os.cpu_count() or 2) * 2, len(files)) or 1
 
     def one(f: Path) -> list[Sample] | InputError:
         try:

@@ -105,3 +105,26 @@ def test_infinite_visibility_is_a_missing_point():
     pose = vectors_to_pose(x)
     assert np.isfinite(pose.conf).all()
     assert not pose.valid[0, 0, 3] and pose.valid[0, 0, :33].sum() == 32
+
+
+def test_many_small_bombs_under_the_floor_are_refused_together(tmp_path, caplog):
+    """Each signer file may inflate to the 64 MiB decode floor whatever its size, and load_islr
+    keeps them all: three 30 KB files of 30 MB each were read in full. When the folder's files
+    together exceed the budget, the files that inflate beyond the ratio are skipped."""
+    _good(tmp_path / "alice__repo.npz")
+    bomb = tmp_path / "mallory__0.npz"
+    shape = (1, 4500, MP_VECTOR_SIZE)   # 30 MB of float32 zeros
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("x.npy", "w", force_zip64=True) as member:
+            member.write(_npy_header(shape))
+            member.write(bytes(int(np.prod(shape)) * 4))
+        zf.writestr("y.npy", _npy(np.array(["a"])))
+    for i in (1, 2):
+        (tmp_path / f"mallory__{i}.npz").write_bytes(bomb.read_bytes())
+    samples = load_islr(tmp_path)
+    assert {s.signer for s in samples} == {"alice__repo"}
+    assert caplog.text.count("exceed the decode budget") == 3
+    with pytest.raises(InputError, match="mallory__0.npz.*exceed the decode budget"):
+        load_islr(tmp_path, errors="raise")
+    # each bomb alone is within the floor: read on its own, as before
+    assert len(read_islr_npz(bomb)) == 1

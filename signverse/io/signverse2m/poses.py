@@ -39,7 +39,7 @@ from signverse.core.errors import InputError
 from signverse.core.limits import MAX_PERSONS, budget_hint, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.io.signverse2m.complete import fps_from_complete, read_complete
-from signverse.io.signverse2m.safe_npz import RawArray, gc_paused, load_npz
+from signverse.io.signverse2m.safe_npz import RawArray, gc_paused, inflated_size, load_npz
 
 log = logging.getLogger(__name__)
 
@@ -288,18 +288,6 @@ def read_npz_arrays(source: str | Path | bytes | IO[bytes], *, name: str | None 
                                    _input_size(source))
 
 
-def _inflated_size(source: Any) -> int:
-    """Bytes the ``.npy`` members of an npz inflate to, from its zip directory (0 when it cannot
-    be read: load_npz then reports the damage)."""
-    import zipfile
-    try:
-        handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-        with zipfile.ZipFile(handle) as zf:
-            return sum(i.file_size for i in zf.infolist() if i.filename.endswith(".npy"))
-    except Exception:   # zipfile raises many kinds on damaged archives
-        return 0
-
-
 def _input_size(source: Any) -> int:
     """Bytes of a path, bytes object or seekable file (0 when unknown: only the floor applies)."""
     try:
@@ -429,7 +417,7 @@ def per_frame_arrays(files: Sequence[tuple[str, Any]], *, fps: float, label: str
     # kept: bound their sum by the whole folder, before anything is inflated (40 files of 62 KB
     # each inflating to 60 MB took 2.4 GB).
     total = sum(_input_size(src) for _, src in files)
-    inflated = sum(_inflated_size(src) for _, src in files)
+    inflated = sum(inflated_size(src) for _, src in files)
     if inflated > decode_budget(total):
         raise InputError(label, f"{len(files)} per-frame files inflate to {inflated} bytes from "
                                 f"{total} bytes, more than they can honestly hold ({budget_hint()})")
