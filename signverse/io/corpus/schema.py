@@ -244,7 +244,7 @@ def read_manifest(root: Path) -> dict[str, Any]:
         if not isinstance(layouts, list) or not all(isinstance(x, str) for x in layouts):
             # the writer extends this list when it appends: a damaged entry must not crash it
             raise InputError(path, f"pose_fields.{name} must be an object with a 'layouts' list of "
-                                   f"layout names, got {json.dumps(entry)[:80]}")
+                                   f"layout names, got {json_dumps(entry)[:80]}")
         entry["layouts"] = layouts
     if data.get("default_pose_field") is not None:
         check_name(data["default_pose_field"], "default pose field", path)
