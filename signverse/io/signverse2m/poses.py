@@ -36,7 +36,7 @@ from typing import IO, Any, Mapping, Sequence
 import numpy as np
 
 from signverse.core.errors import InputError
-from signverse.core.limits import MAX_PERSONS, budget_hint, decode_budget
+from signverse.core.limits import MAX_PERSONS, budget_hint, check_fps, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.io.signverse2m.complete import fps_from_complete, read_complete
 from signverse.io.signverse2m.safe_npz import RawArray, gc_paused, inflated_size, load_npz
@@ -264,6 +264,7 @@ def arrays_from_mapping(arrays: Mapping[str, Any], label: str, input_bytes: int 
     fps = _top_scalar(arrays, "fps", label)
     if not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0:
         raise InputError(label, f"bad fps {fps!r}")
+    check_fps(float(fps), label)
     video_id = _top_scalar(arrays, "video_id", label, required=False)
     total = _top_scalar(arrays, "total_frames", label, required=False)
     if total is not None and not (isinstance(total, int) and total >= 0):
