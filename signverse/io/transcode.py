@@ -89,6 +89,8 @@ def _to_release(pose: PoseSeq) -> PoseSeq:
     from signverse.core.pose import warn_depth_dropped
     warn_depth_dropped(pose, "the SignVerse-2M release format")
     pose = convert(pose, "dwpose")
+    from signverse.core.limits import check_fps
+    check_fps(pose.fps, None)   # e.g. a corpus row at 1e-300 fps: no resampling to 10**300 frames
     if abs(pose.fps - round(pose.fps)) > 1e-6 or round(pose.fps) < 1:   # 0 fps: nothing reads it
         from signverse.ops import resample
         log.info("resampling %.3f fps to %d fps for the release format", pose.fps, RELEASE_FPS)

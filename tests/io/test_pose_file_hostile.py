@@ -213,3 +213,12 @@ def test_a_fractional_integer_rounding_frame_rate_is_resampled_for_the_release(t
     pose = PoseSeq(np.full((2, 1, 128, 2), 5, np.float32), np.ones((2, 1, 128), np.float32), fps=0.4,
                    width=100, height=100, layout="dwpose")
     assert _to_release(pose).fps == 24
+
+
+def test_the_release_writer_refuses_an_implausible_frame_rate_from_any_source():
+    """A corpus row (or an API-made pose) at 1e-300 fps reached the resampler (ValueError)."""
+    from signverse.io.transcode import _to_release
+    pose = PoseSeq(np.full((2, 1, 128, 2), 5, np.float32), np.ones((2, 1, 128), np.float32),
+                   fps=1e-300, width=100, height=100, layout="dwpose")
+    with pytest.raises(InputError, match="outside 0.1-1000 fps"):
+        _to_release(pose)
