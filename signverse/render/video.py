@@ -104,6 +104,8 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float) -> int
     """
     av = _av()
     path = Path(path)
+    from signverse.core.limits import check_fps
+    check_fps(fps, path)   # 1e30 fps overflowed the encoder's rate (OverflowError traceback)
     path.parent.mkdir(parents=True, exist_ok=True)
     codec = mp4_codec()
     count = 0

@@ -154,3 +154,10 @@ def test_a_truncated_overlay_video_keeps_its_decodable_frames(tmp_path, caplog):
     assert len(frames) == 60 and frames[0].shape == (240, 320, 3)
     still = np.abs(frames[-1].astype(int) - frames[-2].astype(int)).mean()
     assert still < 2 and frames[-1].mean() > 10   # the last decoded video frame repeats
+
+
+def test_an_implausible_frame_rate_is_a_one_line_error_not_an_overflow(tmp_path):
+    pose = moving(n_frames=3, fps=1e30)
+    with pytest.raises(InputError, match="outside 0.1-1000 fps"):
+        render_to(pose, tmp_path / "o.mp4")
+    assert not list(tmp_path.iterdir())
