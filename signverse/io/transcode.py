@@ -189,7 +189,7 @@ def _record_names(folder: Path, renamed: dict[str, str]) -> None:
     path = folder / NAMES_FILE
     try:
         known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):   # damaged: rewritten from this run's names
         known = {}
     if not isinstance(known, dict):
         known = {}

@@ -87,3 +87,22 @@ def test_convert_skips_a_damaged_pose_shard_and_carries_on(tmp_path, capsys):
     failed = [line for line in err.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1 and shards[0].name in failed[0] and "Traceback" not in err, err
     assert [p.name for p in (tmp_path / "out").glob("*.pose")] == [f"{make_clip(1).clip_id}.pose"]
+
+
+@pytest.mark.parametrize("extra", ["not json", "[1, 2]", "[" * 50_000 + "]" * 50_000])
+def test_damaged_qc_extra_is_dropped_and_the_clip_kept(tmp_path, extra, caplog):
+    """Found by fuzzing: a clips row whose qc_extra is not a JSON object ended every read of the
+    clip (convert, iteration) in a JSONDecodeError / TypeError / RecursionError traceback."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    root = tmp_path / "c"
+    write(root, [make_clip(0), make_clip(1)])
+    shard = root / "clips" / "shard-00000.parquet"
+    table = pq.read_table(shard)
+    i = table.schema.get_field_index("qc_extra")
+    pq.write_table(table.set_column(i, "qc_extra", pa.array([extra, table.column(i)[1].as_py()],
+                                                            table.schema.field(i).type)), shard)
+    clips = list(open_corpus(root))
+    assert len(clips) == 2 and all(c.pose is not None for c in clips)
+    assert "custom_score" not in clips[0].qc and clips[1].qc["custom_score"] == 1.0
+    assert "qc_extra is not a JSON object" in caplog.text
