@@ -288,8 +288,11 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport, mode: str)
         with ShardWriter(out_dir, **limits) as writer:
             for item in items:
                 def add(item=item) -> None:
-                    # A release's own id is kept (the writer bounds folder names); file names are cleaned.
-                    video_id = item.meta.get("video_id") or safe_name(item.name)
+                    # A release's own id is kept (the writer bounds folder names); file names are
+                    # cleaned. A corpus clip is a segment, not its whole video: it is stored under
+                    # its clip id (under the video id, a video's second clip was refused as a
+                    # duplicate and lost).
+                    video_id = item.meta.get("clip_id") or item.meta.get("video_id") or safe_name(item.name)
                     if writer.add_video(video_id, _to_release(prepared(item)), captions=_captions(item),
                                         vtt=item.meta.get("vtt")):
                         report.written.append(item.name)

@@ -106,3 +106,18 @@ def test_damaged_qc_extra_is_dropped_and_the_clip_kept(tmp_path, extra, caplog):
     assert len(clips) == 2 and all(c.pose is not None for c in clips)
     assert "custom_score" not in clips[0].qc and clips[1].qc["custom_score"] == 1.0
     assert "qc_extra is not a JSON object" in caplog.text
+
+
+def test_corpus_to_release_keeps_every_clip_of_a_video(tmp_path):
+    """Two caption clips of one video (what extract writes) converted to a release: the second
+    was refused as 'video id already in the output' and lost. Each clip is now its own folder."""
+    from signverse.cli.main import main
+    from signverse.io.signverse2m import open_release
+    root = tmp_path / "c"
+    clips = [make_clip(0), make_clip(1)]
+    assert clips[0].video_id == clips[1].video_id
+    write(root, clips)
+    assert main(["convert", str(root), str(tmp_path / "r.tar")]) == 0
+    videos = list(open_release(tmp_path / "r.tar"))
+    assert sorted(v.video_id for v in videos) == sorted(c.clip_id for c in clips)
+    assert all(v.pose.n_frames > 0 for v in videos)
