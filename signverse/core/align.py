@@ -73,7 +73,8 @@ def caption_spans(video_id: str, segments: Sequence[Segment], *, n_frames: int, 
     """One span per cue that covers at least ``min_frames`` frames (cues past the end are dropped).
 
     A cue that runs past the last frame ends where the frames end (``video_end``, default
-    ``n_frames / fps``): a clip's ``end - start`` is never longer than the video it came from.
+    ``n_frames / fps``) and one that starts before the video starts at 0: a clip's
+    ``end - start`` is never longer than the video it came from.
     Cues whose times are not finite numbers are skipped.
     """
     if video_end is None:
@@ -87,7 +88,8 @@ def caption_spans(video_id: str, segments: Sequence[Segment], *, n_frames: int, 
         if stop - first < max(1, min_frames):
             continue
         end = min(float(seg.end), round(video_end, 6))
-        spans.append(ClipSpan(clip_id(video_id, i), i, first, stop, float(seg.start), end,
+        start = max(float(seg.start), 0.0)   # a cue from -5 s must not claim 5 s before the video
+        spans.append(ClipSpan(clip_id(video_id, i), i, first, stop, start, end,
                               seg.text, seg.language))
     return spans
 

@@ -15,8 +15,9 @@ class InputError(SignverseError):
 
     def __init__(self, path: str | Path | None, problem: str):
         self.path = None if path is None else str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+        # One line, whatever a library's message held (pyarrow ends some with a newline).
+        self.problem = " ".join(line.strip() for line in str(problem).splitlines() if line.strip())
+        super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
 
 
 class MissingDependency(SignverseError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from signverse.core.errors import SignverseError
+from signverse.core.errors import InputError, SignverseError
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,18 @@ MAX_MEMBER_BYTES = Limit("SIGNVERSE_MAX_MEMBER_BYTES", 8 << 30, "bytes of one ta
 MAX_NESTING = Limit("SIGNVERSE_MAX_NESTING", 16, "levels of nested arrays in a pickle")
 # 8K UHD; one frame of it is 100 MB of RGB.
 MAX_RENDER_PIXELS = Limit("SIGNVERSE_MAX_RENDER_PIXELS", 7680 * 4320, "pixels of a rendered frame")
+
+
+# Frame rates a file may state. A .pose at 1e-6 fps, resampled to the release's 24 fps, claims 24
+# million frames per stored frame; one at 1e30 fps overflows every integer frame rate field.
+MIN_FPS, MAX_FPS = 0.1, 1000.0
+
+
+def check_fps(fps: float, source) -> float:
+    """``fps`` if it is a plausible frame rate, else a one-line InputError naming ``source``."""
+    if not MIN_FPS <= fps <= MAX_FPS:   # NaN fails too
+        raise InputError(source, f"frame rate {fps:g} fps is outside {MIN_FPS:g}-{MAX_FPS:g} fps")
+    return float(fps)
 
 
 def decode_budget(input_bytes: int) -> int:

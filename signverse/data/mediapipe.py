@@ -48,6 +48,7 @@ def vectors_to_pose(x: np.ndarray, *, width: int = NOMINAL_WIDTH, height: int = 
         block = x[:, a:b].reshape(t, n, d)
         present = np.any(block[..., :3] != 0, axis=-1) & np.isfinite(block[..., :3]).all(-1)
         conf = block[..., 3] if name == "body" else np.ones((t, n), np.float32)
+        present &= np.isfinite(conf)   # an inf visibility is a broken point, not a certain one
         xy_parts.append(block[..., :2])
         conf_parts.append(np.where(present, conf, 0.0).astype(np.float32))
     xy = np.concatenate(xy_parts, axis=1) * np.array([width, height], np.float32)
@@ -135,8 +136,9 @@ def read_mp_sequence(folder: str | Path) -> np.ndarray:
             arr = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise InputError(path, f"not a readable .npy file ({exc})") from None
-        if arr.shape != (MP_VECTOR_SIZE,):
-            raise InputError(path, f"expected a ({MP_VECTOR_SIZE},) keypoint vector, got {arr.shape}")
+        if arr.shape != (MP_VECTOR_SIZE,) or arr.dtype.kind not in "biuf":
+            raise InputError(path, f"expected a ({MP_VECTOR_SIZE},) numeric keypoint vector, got "
+                                   f"{arr.shape} {arr.dtype}")
         rows.append(arr)
     return np.stack(rows).astype(np.float32)
 
@@ -178,29 +180,31 @@ def read_mp_data(root: str | Path, *, signer: str | None = None, sign_language: 
 
 # -- packed npz (ISLR-MP) ----------------------------------------------------------------------
 def _read_npz_arrays(path: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            names = set(z.files)
-            if "y" not in names:
-                raise InputError(path, "no 'y' (class names) array")
-            labels = [str(v) for v in z["y"]]
-            if "x" in names:
-                x = z["x"]
-                if x.ndim != 3 or x.shape[-1] != MP_VECTOR_SIZE:
-                    raise InputError(path, f"x must be [n, T, {MP_VECTOR_SIZE}], got {x.shape}")
-                arrays = list(x)
-            else:
-                keys = sorted(k for k in names if re.fullmatch(r"x_\d+", k))
-                arrays = [z[k] for k in keys]
-                bad = [k for k, a in zip(keys, arrays) if a.ndim != 2 or a.shape[1] != MP_VECTOR_SIZE]
-                if bad:
-                    raise InputError(path, f"{bad[0]} is not [T, {MP_VECTOR_SIZE}]")
-            seq_ids = [str(v) for v in z["seq_ids"]] if "seq_ids" in names else \
-                [f"{i:05d}" for i in range(len(arrays))]
-    except InputError:
-        raise
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(path, f"not a readable npz file ({exc})") from None
+    # The safe reader: a damaged zip, a member that inflates far beyond the file (a zip bomb) or
+    # a header that claims more than the member holds is a one-line InputError, never a
+    # MemoryError or zipfile's own exception (which would stop load_islr's whole batch).
+    from signverse.io.signverse2m.safe_npz import load_npz
+    z = load_npz(path, objects=False)   # plain arrays only: pickle data is refused, never decoded
+    names = set(z)
+    if "y" not in names:
+        raise InputError(path, "no 'y' (class names) array")
+    labels = [str(v) for v in z["y"].reshape(-1)]
+    if "x" in names:
+        x = z["x"]
+        if x.ndim != 3 or x.shape[-1] != MP_VECTOR_SIZE:
+            raise InputError(path, f"x must be [n, T, {MP_VECTOR_SIZE}], got {x.shape}")
+        arrays = list(x)
+    else:
+        keys = sorted(k for k in names if re.fullmatch(r"x_\d+", k))
+        arrays = [z[k] for k in keys]
+        bad = [k for k, a in zip(keys, arrays) if a.ndim != 2 or a.shape[1] != MP_VECTOR_SIZE]
+        if bad:
+            raise InputError(path, f"{bad[0]} is not [T, {MP_VECTOR_SIZE}]")
+    odd = next((a.dtype for a in arrays if a.dtype.kind not in "biuf"), None)
+    if odd is not None:
+        raise InputError(path, f"keypoint vectors must be numbers, not {odd}")
+    seq_ids = [str(v) for v in z["seq_ids"].reshape(-1)] if "seq_ids" in names else \
+        [f"{i:05d}" for i in range(len(arrays))]
     if not (len(arrays) == len(labels) == len(seq_ids)):
         raise InputError(path, f"{len(arrays)} sequences but {len(labels)} labels / "
                                f"{len(seq_ids)} seq_ids")
@@ -248,6 +252,30 @@ def read_islr_npz(path: str | Path, *, signer: str | None = None, lazy: bool = T
                                **pose_options)
 
 
+def _within_budget(files: list[Path], errors: str) -> list[Path]:
+    """Every signer file is kept in memory, and each may inflate to the decode floor (64 MiB)
+    whatever its size: 100 small deflate bombs would take 6 GB together. When the folder's files
+    together exceed the decode budget of their total size, the files that inflate more than the
+    stated ratio (real signer files: under 3x) are refused, from their zip directories alone."""
+    from signverse.core.limits import DECODE_RATIO, budget_hint, decode_budget
+    from signverse.io.signverse2m.safe_npz import inflated_size
+    sizes = {f: f.stat().st_size for f in files}
+    inflated = {f: inflated_size(f) for f in files}
+    if sum(inflated.values()) <= decode_budget(sum(sizes.values())):
+        return files
+    kept = []
+    for f in files:
+        if inflated[f] > DECODE_RATIO.value() * sizes[f]:
+            exc = InputError(f, f"inflates to {inflated[f]} bytes from {sizes[f]} while the folder's "
+                                f"files together exceed the decode budget ({budget_hint()})")
+            if errors == "raise":
+                raise exc
+            log.warning("skipping %s", exc)
+            continue
+        kept.append(f)
+    return kept
+
+
 def is_islr_folder(folder: str | Path) -> bool:
     folder = Path(folder)
     return folder.is_dir() and next(iter(folder.glob("*__*.npz")), None) is not None
@@ -268,7 +296,8 @@ def load_islr(folder: str | Path, *, signers: Iterable[str] | None = None, worke
         files = [f for f in files if f.stem in wanted]
     if not files:
         raise InputError(folder, "no .npz signer files")
-    workers = workers or min(8, (os.cpu_count() or 2) * 2, len(files))
+    files = _within_budget(files, errors)
+    workers = workers or min(8, (os.cpu_count() or 2) * 2, len(files)) or 1
 
     def one(f: Path) -> list[Sample] | InputError:
         try:

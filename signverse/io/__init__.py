@@ -75,6 +75,8 @@ def read_pose(path: str | Path, **options) -> PoseSeq:
         if is_openpose_folder(path):
             return read_openpose_folder(path, **options)
         raise InputError(path, "is a directory; use signverse.open_corpus or signverse2m.open_release")
+    if not path.is_file():   # a FIFO or a device (a link to /dev/zero) would be read forever
+        raise InputError(path, "not a regular file (a device or FIFO); refused")
     return format_for(path).read(path, **options)
 
 

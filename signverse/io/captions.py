@@ -31,7 +31,8 @@ from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 
-_TIME = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
+# Hours up to 9 digits: a 400-digit hour overflowed float, a 5000-digit one int parsing.
+_TIME = r"(?:(\d{1,9}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(.*)$")
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>|<\d+:\d{2}(?::\d{2})?[.,]\d{1,3}>|</?[a-z]>|</?>")
 _ASS = re.compile(r"\{\\[^{}]*\}")
@@ -61,6 +62,8 @@ def _source_text(source: str | Path, kind: str) -> tuple[str, str | None, str]:
                                     or not source.strip()):
         return source, None, f"<{kind} text>"
     path = Path(source)
+    if path.exists() and not path.is_file():   # a link to /dev/zero would be read forever
+        raise InputError(path, "not a regular file (a device, FIFO or folder); refused")
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -115,7 +118,7 @@ def _cues(blocks, label: str) -> list[_Cue]:
             raise InputError(label, f"line {start}: text before the cue timing line")
         match = _TIMING.match(lines[at])
         if not match:
-            raise InputError(label, f"line {start + at}: bad cue timing {lines[at].strip()!r}")
+            raise InputError(label, f"line {start + at}: bad cue timing {lines[at].strip()[:80]!r}")
         begin, end = _seconds(match.groups()[0:4]), _seconds(match.groups()[4:8])
         if end < begin:
             log.warning("%s: line %d: cue ends before it starts; dropped", label, start + at)
@@ -324,7 +327,7 @@ def captions_from_dict(data: Any, label: str = "<captions.json>") -> VideoCaptio
             try:
                 start, end = float(item["start_sec"]), float(item["end_sec"])
                 text = clean_text(str(item["text"]))
-            except (TypeError, KeyError, ValueError):
+            except (TypeError, KeyError, ValueError, OverflowError):   # OverflowError: 1e400 as an int
                 raise InputError(label, f"languages.{lang}.segments[{i}]: needs numeric start_sec, "
                                         "end_sec and a text") from None
             where = f"languages.{lang}.segments[{i}]"
@@ -356,6 +359,8 @@ def read_captions_json(source: str | Path | bytes) -> VideoCaptions:
         raise InputError(label, f"cannot read: {exc.strerror or exc}") from None
     try:
         data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:   # ValueError: also a 5000-digit number
         raise InputError(label, f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(label, "not valid JSON (nested too deeply)") from None
     return captions_from_dict(data, label)

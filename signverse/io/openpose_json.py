@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError
+from signverse.core.limits import MAX_FPS, MAX_PERSONS, MIN_FPS, budget_hint, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.layouts import can_convert, convert, get_layout
 from signverse.core.jsonio import dumps as json_dumps
@@ -40,6 +41,9 @@ BODY_LAYOUTS = {25: "openpose-137", 18: "dwpose"}
 FRAME_FILE = re.compile(r"(?:^|\D)(\d+)_keypoints\.json$")
 DEFAULT_FPS = 24.0
 _MAX_FRAMES = 10_000_000
+# Reading keeps xy (2 x float64) and a confidence (float64) per point of every person slot.
+_BYTES_PER_POINT = 24
+_MAX_SIDE = 65535   # the largest frame side a .pose header can hold
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -62,8 +66,25 @@ def _load_json(path: Path):
     try:
         with path.open("r", encoding="utf-8") as fh:
             return json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError: also a number of more than 4300 digits; RecursionError: arrays nested
+    # thousands deep. Both are damaged input, not a reason for a traceback.
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(path, f"not readable JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(path, "not readable JSON (nested too deeply)") from None
+
+
+def _check_size(where: Path, n_frames: int, n_persons: int, input_bytes: int, records: int) -> None:
+    """Refuse a claim (frame numbers far apart, one frame of thousands of empty persons) that
+    would decode to far more than the input holds. Every frame record present may honestly
+    decode to one person slot; beyond that, the stated decode budget of the input's bytes."""
+    if n_persons > MAX_PERSONS.value():
+        raise InputError(where, f"a frame holds {n_persons} persons ({MAX_PERSONS.hint()})")
+    per_slot = get_layout("openpose-137").num_points * _BYTES_PER_POINT
+    need = n_frames * n_persons * per_slot
+    if need > decode_budget(input_bytes) + records * per_slot:
+        raise InputError(where, f"{n_frames} frames x {n_persons} persons would decode to "
+                                f"{need >> 20} MiB from {input_bytes} bytes of JSON ({budget_hint()})")
 
 
 def _points(values, where: Path, key: str) -> np.ndarray:
@@ -103,12 +124,13 @@ def _body_size(frames: list[list[dict]], where: Path) -> int:
 
 def _to_pose(frames: list[list[dict]], where: Path, *, fps: float, width: int | None,
              height: int | None, normalized: bool | None, layout: str | None,
-             canvas: tuple[int, int] | None) -> PoseSeq:
+             canvas: tuple[int, int] | None, input_bytes: int, records: int) -> PoseSeq:
     n_body = _body_size(frames, where)
     lay = get_layout(layout or BODY_LAYOUTS.get(n_body, "openpose-137"))
     if lay.name not in BODY_LAYOUTS.values():
         raise InputError(where, f"OpenPose JSON is read as openpose-137 or dwpose, not {lay.name}")
     n_persons = max([len(p) for p in frames] + [1])
+    _check_size(where, len(frames), n_persons, input_bytes, records)
     xy = np.full((len(frames), n_persons, lay.num_points, 2), np.nan)
     conf = np.zeros((len(frames), n_persons, lay.num_points))
     for t, people in enumerate(frames):
@@ -124,7 +146,13 @@ def _to_pose(frames: list[list[dict]], where: Path, *, fps: float, width: int | 
                 conf[t, p, sl.start:sl.start + n] = pts[:n, 2]
     # Producers mark missing points with confidence 0 (OpenPose: 0, 0, 0) or with -1 entries;
     # other negative coordinates with a confidence are real points just outside the frame.
-    missing = (conf <= 0) | ((xy[..., 0] == -1) & (xy[..., 1] == -1)) | ~np.isfinite(xy).all(-1)
+    # A non-finite confidence (JSON ``Infinity``/``NaN``) is a broken point, read as missing
+    # (kept, one inf would become every stored confidence of the clip).
+    broken = ~np.isfinite(conf) & np.isfinite(xy).all(-1)
+    if broken.any():
+        log.warning("%s: %d points with a non-finite confidence read as missing", where, int(broken.sum()))
+    missing = (~(conf > 0) | ~np.isfinite(conf) | ((xy[..., 0] == -1) & (xy[..., 1] == -1))
+               | ~np.isfinite(xy).all(-1) | (np.abs(xy) > np.finfo(np.float32).max).any(-1))
     xy[missing] = np.nan
     conf[missing] = 0.0
     if canvas is not None:
@@ -140,8 +168,12 @@ def _to_pose(frames: list[list[dict]], where: Path, *, fps: float, width: int | 
         xy = xy * np.array([width, height])
     if not (width and height):
         top = np.nanmax(xy.reshape(-1, 2), 0) if present.size else np.array([1, 1])
-        width = width or max(1, math.ceil(top[0]) + 1)
-        height = height or max(1, math.ceil(top[1]) + 1)
+        extent = [max(1, math.ceil(v) + 1) if v < _MAX_SIDE else _MAX_SIDE for v in top]
+        if max(top) >= _MAX_SIDE:   # a point at x=1e300 must not make a frame no writer can hold
+            log.warning("%s: points reach %.3g px and no frame size is given; the frame is capped "
+                        "at %d px (pass width/height)", where, max(top), _MAX_SIDE)
+        width = width or extent[0]
+        height = height or extent[1]
         log.info("%s: no frame size given; using %dx%d (the extent of the points)", where, width, height)
     return PoseSeq(xy.astype(np.float32), conf.astype(np.float32), fps=fps, width=int(width),
                    height=int(height), layout=lay.name)
@@ -166,18 +198,39 @@ def read_openpose_folder(path: str | Path, *, fps: float | None = None, width: i
     n_frames = max(max(files) + 1, num_frames or 0)
     if n_frames > _MAX_FRAMES:
         raise InputError(path, f"frame number {max(files)} is implausibly large")
+    input_bytes = sum(_size(f) for f in files.values())
+    _check_size(path, n_frames, 1, input_bytes, len(files))   # before a list of n_frames is made
     frames: list[list[dict]] = [[] for _ in range(n_frames)]
     canvas = None
     for t, file in sorted(files.items()):
+        if not file.is_file():   # a link to /dev/zero would be read until memory runs out
+            raise InputError(file, "not a regular file (a device, FIFO or folder); refused")
         data = _load_json(file)
         frames[t] = _people(data, file)
         if canvas is None and isinstance(data, dict) and "canvas_width" in data:
             canvas = _canvas(data, file)
-        if fps is None and isinstance(data, dict) and isinstance(data.get("fps"), (int, float)) \
-                and data["fps"] > 0:
-            fps = float(data["fps"])
+        if fps is None and isinstance(data, dict):
+            fps = _rate(data.get("fps"))
     return _to_pose(frames, path, fps=_fps(fps, path), width=width, height=height, normalized=False,
-                    layout=layout, canvas=canvas)
+                    layout=layout, canvas=canvas, input_bytes=input_bytes, records=len(files))
+
+
+def _rate(value) -> float | None:
+    """A usable frame rate from a JSON value (a number within MIN_FPS..MAX_FPS), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        rate = float(value)
+    except OverflowError:
+        return None
+    return rate if MIN_FPS <= rate <= MAX_FPS else None
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
 
 
 def _fps(fps: float | None, path: Path) -> float:
@@ -190,9 +243,9 @@ def _fps(fps: float | None, path: Path) -> float:
 def _canvas(frame: dict, where: Path) -> tuple[int, int]:
     try:
         w, h = int(frame["canvas_width"]), int(frame["canvas_height"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):   # OverflowError: Infinity
         raise InputError(where, "canvas_width and canvas_height must be integers") from None
-    if w <= 0 or h <= 0:
+    if not (0 < w <= _MAX_SIDE and 0 < h <= _MAX_SIDE):
         raise InputError(where, f"canvas {w}x{h} is not a frame size")
     return w, h
 
@@ -217,7 +270,8 @@ def read_openpose_json(path: str | Path, *, fps: float | None = None, width: int
                 raise InputError(path, f"frame {k}: canvas {size} differs from {canvas}")
             canvas = size
     return _to_pose(frames, path, fps=_fps(fps, path), width=width, height=height,
-                    normalized=normalized, layout=layout, canvas=canvas)
+                    normalized=normalized, layout=layout, canvas=canvas,
+                    input_bytes=_size(path), records=len(frames))
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -267,6 +321,7 @@ def write_openpose_folder(pose: PoseSeq, folder: str | Path, *, name: str = "vid
     """One ``<name>_<frame:012d>_keypoints.json`` per frame into ``folder`` (OpenPose 1.7 layout,
     pixels; ``canvas_width``/``canvas_height``/``fps`` added). ``body``: ``BODY_25`` or ``COCO``
     (default: BODY_25 for openpose-137 poses, else COCO-18 via the dwpose layout)."""
+    _refuse_no_frames(pose, folder, "an OpenPose folder")
     pose = _for_openpose(pose, body)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -282,6 +337,12 @@ def write_openpose_folder(pose: PoseSeq, folder: str | Path, *, name: str = "vid
     return folder
 
 
+def _refuse_no_frames(pose: PoseSeq, where: str | Path, what: str) -> None:
+    # Zero frames would be an empty folder or "[]", which no reader (ours included) opens.
+    if pose.n_frames == 0:
+        raise InputError(where, f"the sequence has no frames; {what} of no frames cannot be read back")
+
+
 def pose_keypoint_frames(pose: PoseSeq, *, normalized: bool = False, body: str | None = None) -> list[dict]:
     """The POSE_KEYPOINT list for ``pose`` (pixels, or fractions of the canvas if ``normalized``)."""
     pose = _for_openpose(pose, body)
@@ -293,6 +354,7 @@ def write_pose_keypoint(pose: PoseSeq, path: str | Path, *, normalized: bool = F
                         body: str | None = None, **_) -> Path:
     """A POSE_KEYPOINT ``.json`` file (a list of frames with canvas size and people)."""
     path = Path(path)
+    _refuse_no_frames(pose, path, "a POSE_KEYPOINT file")
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = pose_keypoint_frames(pose, normalized=normalized, body=body)
     path.write_text(json_dumps(frames), encoding="utf-8")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError, require
+from signverse.core.limits import budget_hint, check_fps, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.layouts import Component, Layout, get_layout, register_layout, LAYOUTS
 
@@ -130,10 +131,18 @@ def _custom_layout(header) -> tuple[Layout, list[np.ndarray]]:
     return layout, index
 
 
-def pose_from_pose_format(pose, source: str | Path = "<pose>") -> PoseSeq:
-    """Convert a ``pose_format.Pose`` object into a PoseSeq."""
+def pose_from_pose_format(pose, source: str | Path = "<pose>", *, input_bytes: int | None = None) -> PoseSeq:
+    """Convert a ``pose_format.Pose`` object into a PoseSeq. With ``input_bytes`` (the file's
+    size), a pose whose layout would inflate it beyond the decode budget is refused."""
     layout, index = _placement(pose.header, source)
     raw = np.ma.getdata(pose.body.data)
+    if input_bytes is not None and raw.ndim == 4:
+        # One stored point of a Holistic header becomes all 543 (576) points of the layout.
+        need = raw.shape[0] * raw.shape[1] * layout.num_points * (16 if raw.shape[-1] >= 3 else 12)
+        if need > decode_budget(input_bytes):
+            raise InputError(source, f"{raw.shape[0]} frames x {raw.shape[1]} persons x "
+                                     f"{layout.num_points} points of {layout.name} would decode to "
+                                     f"{need >> 20} MiB from a {input_bytes}-byte file ({budget_hint()})")
     data = raw[..., :2].astype(np.float32)
     depth = raw[..., 2].astype(np.float32) if raw.shape[-1] >= 3 else None   # XYZC: keep z
     mask = np.ma.getmaskarray(pose.body.data)[..., :2].any(-1)
@@ -168,6 +177,7 @@ def pose_from_pose_format(pose, source: str | Path = "<pose>") -> PoseSeq:
     fps = float(pose.body.fps) if pose.body.fps else 0.0
     if not fps > 0:
         raise InputError(source, f"the .pose header has no usable fps ({pose.body.fps})")
+    check_fps(fps, source)
     return PoseSeq(xy, out_conf, fps=fps, width=int(dims.width), height=int(dims.height),
                    layout=layout.name, z=z)
 
@@ -183,10 +193,32 @@ def read_pose_file(path: str | Path) -> PoseSeq:
     if not data:
         raise InputError(path, "empty file")
     try:
+        _check_v0_body(data, path)
         pose = Pose.read(data)
+    except InputError:
+        raise
     except Exception as exc:  # pose-format raises struct/value/index errors on damaged files
         raise InputError(path, f"not a readable .pose file ({type(exc).__name__}: {exc})") from None
-    return pose_from_pose_format(pose, path)
+    return pose_from_pose_format(pose, path, input_bytes=len(data))
+
+
+def _check_v0_body(data: bytes, path: Path) -> None:
+    """Version 0.0 files store frame by frame, and pose-format decodes a frame with no person as
+    zeros for every point: two bytes per frame can claim megabytes. Refuse a claim beyond the
+    decode budget before anything is decoded (later versions are bounded by the file's size)."""
+    from pose_format.pose_header import PoseHeader
+    from pose_format.utils.reader import BufferReader, ConstStructs
+    reader = BufferReader(data)
+    header = PoseHeader.read(reader)
+    if header.version != 0:
+        return
+    _, frames = reader.unpack(ConstStructs.double_ushort)
+    points = sum(len(c.points) for c in header.components)
+    dims = max((len(c.format) for c in header.components), default=1)
+    need = frames * points * dims * 8   # float64 zeros (coordinates and confidence) per frame
+    if need > decode_budget(len(data)):
+        raise InputError(path, f"version 0.0 body of {frames} frames x {points} points would decode "
+                               f"to {need >> 20} MiB from a {len(data)}-byte file ({budget_hint()})")
 
 
 def pose_to_pose_format(pose: PoseSeq):
@@ -197,6 +229,12 @@ def pose_to_pose_format(pose: PoseSeq):
     from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
 
     layout = get_layout(pose.layout)
+    if pose.xy.shape[2] != layout.num_points:   # else the header and body disagree: a corrupt file
+        raise SignverseError(f"the pose has {pose.xy.shape[2]} points per person but layout "
+                             f"{layout.name} has {layout.num_points}; not written")
+    if not (0 <= pose.width <= 65535 and 0 <= pose.height <= 65535):   # the header stores 16 bits
+        raise SignverseError(f"frame size {pose.width}x{pose.height} does not fit a .pose header "
+                             "(at most 65535 per side); not written")
     names = _WRITE_NAMES.get(layout.name, {})
     components: list[PoseHeaderComponent] = []
     merged: dict[str, tuple[list[str], list[tuple[int, int]]]] = {}
@@ -227,7 +265,12 @@ def write_pose_file(pose: PoseSeq, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        pose_to_pose_format(pose).write(handle)
-    tmp.replace(path)
+    converted = pose_to_pose_format(pose)
+    try:
+        with open(tmp, "wb") as handle:
+            converted.write(handle)
+        tmp.replace(path)
+    except BaseException:   # a failed write (disk full, a value pose-format refuses) leaves nothing
+        tmp.unlink(missing_ok=True)
+        raise
     return path

@@ -42,6 +42,8 @@ def source_kind(path: str | Path) -> str:
         raise InputError(path, "no such file or directory")
     if path.is_file():
         return "release" if path.suffix.lower() == ".tar" else "file"
+    if not path.is_dir():   # a FIFO or a device (a link to /dev/zero) is never read
+        raise InputError(path, "not a regular file or folder (a device or FIFO); refused")
     from signverse.io.openpose_json import is_openpose_folder
     if is_openpose_folder(path):
         return "file"           # a folder of OpenPose frame files is one video
@@ -71,8 +73,16 @@ def iter_items(path: str | Path, failures: list[Failure] | None = None, **read_o
         yield from _iter_release(open_release(path), failures)
     else:
         from signverse.io.corpus import open_corpus
-        for clip in open_corpus(path):
+        # In a batch, a damaged shard is recorded and skipped whole; the other shards carry on.
+        corpus = open_corpus(path, on_error="raise" if failures is None else "skip")
+        for clip in corpus:
+            if clip.pose is None:   # e.g. corpus.json names a pose field that holds nothing
+                _record(failures, Failure(clip.clip_id, f"{path}: no stored pose in pose field "
+                                                        f"{corpus.field!r}"))
+                continue
             yield Item(clip.clip_id, clip.pose, clip.to_dict())
+        for exc in corpus.errors:
+            _record(failures, Failure(exc.path or str(path), exc.problem))
 
 
 def _iter_release(release, failures: list[Failure] | None) -> Iterator[Item]:
@@ -106,7 +116,9 @@ def _iter_folder(path: Path, failures: list[Failure] | None, read_options) -> It
             yield Item(str(name if file.is_dir() else name.with_suffix("")), read_pose(file, **read_options),
                        {"path": str(file)})
         except SignverseError as exc:
-            _record(failures, Failure(str(file), str(exc)))
+            # the failure is listed as "FAILED <file>: <reason>": do not name the file twice
+            same = isinstance(exc, InputError) and exc.path == str(file)
+            _record(failures, Failure(str(file), exc.problem if same else str(exc)))
 
 
 def _record(failures: list[Failure] | None, failure: Failure) -> None:

@@ -89,7 +89,9 @@ def _to_release(pose: PoseSeq) -> PoseSeq:
     from signverse.core.pose import warn_depth_dropped
     warn_depth_dropped(pose, "the SignVerse-2M release format")
     pose = convert(pose, "dwpose")
-    if abs(pose.fps - round(pose.fps)) > 1e-6:
+    from signverse.core.limits import check_fps
+    check_fps(pose.fps, None)   # e.g. a corpus row at 1e-300 fps: no resampling to 10**300 frames
+    if abs(pose.fps - round(pose.fps)) > 1e-6 or round(pose.fps) < 1:   # 0 fps: nothing reads it
         from signverse.ops import resample
         log.info("resampling %.3f fps to %d fps for the release format", pose.fps, RELEASE_FPS)
         pose = resample(pose, RELEASE_FPS)
@@ -187,7 +189,7 @@ def _record_names(folder: Path, renamed: dict[str, str]) -> None:
     path = folder / NAMES_FILE
     try:
         known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):   # damaged: rewritten from this run's names
         known = {}
     if not isinstance(known, dict):
         known = {}
@@ -302,8 +304,11 @@ def _write_release(items, dst: Path, prepared, report: ConvertReport, mode: str)
         with ShardWriter(out_dir, **limits) as writer:
             for item in items:
                 def add(item=item) -> None:
-                    # A release's own id is kept (the writer bounds folder names); file names are cleaned.
-                    video_id = item.meta.get("video_id") or safe_name(item.name)
+                    # A release's own id is kept (the writer bounds folder names); file names are
+                    # cleaned. A corpus clip is a segment, not its whole video: it is stored under
+                    # its clip id (under the video id, a video's second clip was refused as a
+                    # duplicate and lost).
+                    video_id = item.meta.get("clip_id") or item.meta.get("video_id") or safe_name(item.name)
                     if writer.add_video(video_id, _to_release(prepared(item)), captions=_captions(item),
                                         vtt=item.meta.get("vtt")):
                         report.written.append(item.name)

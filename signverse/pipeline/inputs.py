@@ -136,7 +136,11 @@ def _text(path: Path) -> str:
 
 def _read_csv(path: Path, delimiter: str) -> tuple[list[dict[str, Any]], bool]:
     f = io.StringIO(_text(path), newline="")
-    rows = [r for r in csv.reader(f, delimiter=delimiter) if r and any(c.strip() for c in r)]
+    reader = csv.reader(f, delimiter=delimiter)
+    try:
+        rows = [r for r in reader if r and any(c.strip() for c in r)]
+    except csv.Error as exc:   # e.g. a field over csv's 128 KiB limit
+        raise InputError(path, f"line {reader.line_num}: not readable CSV ({exc})") from None
     if not rows:
         return [], False
     head = [c.strip().lower() for c in rows[0]]
@@ -155,8 +159,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             value = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise InputError(path, f"line {n} is not JSON ({getattr(exc, 'msg', 'nested too deep')})") from None
+        except (ValueError, RecursionError) as exc:   # ValueError: also a 5000-digit number
+            why = getattr(exc, "msg", None) or str(exc)[:80] or "nested too deep"
+            raise InputError(path, f"line {n} is not JSON ({why})") from None
         if not isinstance(value, dict):
             raise InputError(path, f"line {n} is not a JSON object")
         rows.append(value)

@@ -40,7 +40,7 @@ def sample_video(path: str | Path, times: Iterable[float]) -> Iterator[np.ndarra
             raise InputError(path, "has no video stream")
         stream = container.streams.video[0]
         rate = float(stream.average_rate or 25)
-        decoded = _timed_frames(container, stream, rate)
+        decoded = _timed_frames(container, stream, rate, path)
         current, upcoming, start = None, None, None
         for t in times:
             while True:
@@ -59,10 +59,18 @@ def sample_video(path: str | Path, times: Iterable[float]) -> Iterator[np.ndarra
             yield current[1]
 
 
-def _timed_frames(container, stream, rate: float) -> Iterator[tuple[float, np.ndarray]]:
-    for i, frame in enumerate(container.decode(stream)):
-        time = frame.time if frame.time is not None else i / rate
-        yield float(time), frame.to_ndarray(format="rgb24")
+def _timed_frames(container, stream, rate: float, path: Path) -> Iterator[tuple[float, np.ndarray]]:
+    count = 0
+    try:
+        for frame in container.decode(stream):
+            time = frame.time if frame.time is not None else count / rate
+            count += 1
+            yield float(time), frame.to_ndarray(format="rgb24")
+    except _av().error.FFmpegError as exc:
+        # A truncated or damaged video: keep what decoded (the last frame then repeats, as after
+        # the end); a traceback mid-render would lose the whole output.
+        log.warning("%s: truncated or corrupt video: decoding stopped after %d frames (%s); the "
+                    "last decoded frame repeats", path, count, exc)
 
 
 def video_size(path: str | Path) -> tuple[int, int]:
@@ -96,6 +104,8 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float) -> int
     """
     av = _av()
     path = Path(path)
+    from signverse.core.limits import check_fps
+    check_fps(fps, path)   # 1e30 fps overflowed the encoder's rate (OverflowError traceback)
     path.parent.mkdir(parents=True, exist_ok=True)
     codec = mp4_codec()
     count = 0

@@ -73,3 +73,33 @@ def test_demo_runs_on_a_fresh_clone_without_shared_data(tmp_path):
                            cwd=clone, env=env, capture_output=True, text=True, check=True)
     assert Path(probe.stdout.strip()).is_relative_to(clone)
     json.loads((out / "corpus" / "corpus.json").read_text())
+    _every_output_opens(out)
+
+
+def _every_output_opens(out: Path) -> None:
+    """What the demo writes opens in other tools: strict JSON (no NaN/Infinity), videos that
+    PyAV decodes to real frames (not 1x1, not one frame), Parquet that pyarrow reads."""
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+    checked = 0
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        if path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+        elif path.suffix == ".jsonl":
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    json.loads(line, parse_constant=refuse)
+        elif path.suffix == ".mp4":
+            av = pytest.importorskip("av")
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                frames = sum(1 for _ in container.decode(video=0))
+                size = (stream.codec_context.width, stream.codec_context.height)
+            assert frames > 1 and min(size) >= 16, (path, frames, size)
+        elif path.suffix == ".parquet":
+            pq = pytest.importorskip("pyarrow.parquet")
+            pq.read_table(path)
+        else:
+            continue
+        checked += 1
+    assert checked >= 3, f"only {checked} outputs checked under {out}"

@@ -48,3 +48,52 @@ def test_non_finite_times_reject_that_cue_only(tmp_path):
     assert len(caps.problems) == 3
     assert all(str(path) in p and "cue rejected" in p for p in caps.problems)
     assert "segments[1]" in caps.problems[0]
+
+
+def test_hostile_captions_json_is_one_line_error_naming_the_file(tmp_path):
+    """Found by fuzzing: nesting 50,000 deep (RecursionError), a 5000-digit number (ValueError
+    from int parsing) and a 400-digit start time (OverflowError) used to end in a traceback."""
+    import pytest
+    from signverse.core.errors import InputError
+    cases = {
+        "deep.captions.json": "[" * 50_000 + "]" * 50_000,
+        "digits.captions.json": '{"video_id": ' + "1" * 5000 + "}",
+        "overflow.captions.json": '{"languages": {"en": {"segments": [{"start_sec": ' + "1" * 400
+                                  + ', "end_sec": 1, "text": "a"}]}}}',
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(InputError) as err:
+            read_captions_json(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value), name
+
+
+def test_absurd_hours_are_a_bad_cue_timing_not_a_crash(tmp_path):
+    """A 400-digit hour overflowed float and a 5000-digit one failed int parsing (tracebacks)."""
+    import pytest
+    from signverse.core.errors import InputError
+    from signverse.io.captions import read_captions
+    for digits in (400, 5000):
+        path = tmp_path / f"h{digits}.en.vtt"
+        path.write_text("WEBVTT\n\n" + "9" * digits + ":00:01.000 --> 00:00:02.000\nhi\n")
+        with pytest.raises(InputError, match="bad cue timing") as err:
+            read_captions(path)
+        assert str(path) in str(err.value)
+    path = tmp_path / "ok.en.vtt"   # long but honest hours still read
+    path.write_text("WEBVTT\n\n123:00:01.000 --> 123:00:02.500\nhi\n")
+    (cue,) = read_captions(path)
+    assert (cue.start, cue.end, cue.text) == (442801.0, 442802.5, "hi")
+
+
+def test_a_caption_file_linked_to_dev_zero_is_refused(tmp_path):
+    import os
+    import pytest
+    from signverse.core.errors import InputError
+    from signverse.io.captions import read_captions
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    link = tmp_path / "v.en.vtt"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(InputError, match="not a regular file"):
+        read_captions(link)

@@ -401,3 +401,24 @@ def test_one_payload_referenced_a_million_times_is_refused_early(tmp_path):
     result = _info(path)
     assert_bounded(result, "payload: one frame referenced 1,000,000 times")
     _one_line_error(result, "1000000 frames x 1 persons would decode to")
+
+
+def test_per_frame_files_each_under_the_floor_are_bounded_together(tmp_path):
+    """Found by fuzzing: load_npz lets any one file inflate to the 64 MiB floor, and the per-frame
+    variant keeps every frame's arrays: 40 files of 62 KB (each a 60 MB member of zeros) took
+    2.4 GB. The folder's files are now bounded together, from their zip directories."""
+    member = io.BytesIO()
+    with zipfile.ZipFile(member, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key, value in _frame(0).items():
+            zf.writestr(f"{key}.npy", _npy(value))
+        with zf.open("padding.npy", "w", force_zip64=True) as out:
+            np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False,
+                                                       "shape": (7_500_000,)})
+            out.write(bytes(30_000_000))
+    folder = tmp_path / "vid00000001" / "npz"
+    folder.mkdir(parents=True)
+    for i in range(1, 25):   # 24 x 30 MB = 720 MB
+        (folder / f"{i:08d}.npz").write_bytes(member.getvalue())
+    result = _info(folder.parent)
+    assert_bounded(result, "per-frame files under the floor")
+    _one_line_error(result, "per-frame files inflate to", "vid00000001")

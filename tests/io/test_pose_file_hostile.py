@@ -107,3 +107,118 @@ def test_non_integer_face_point_names_are_a_one_line_error(tmp_path):
     body.points = ["NOT_A_JOINT"] + list(body.points[1:])
     with pytest.raises(InputError, match=r"POSE_LANDMARKS: point 'not_a_joint' is not in"):
         read_pose_file(_write(pf, tmp_path / "body.pose"))
+
+
+# -- declared sizes far beyond the file (found by fuzzing) ---------------------------------------
+def _header(version: float, components) -> bytes:
+    """A pose-format header, written by hand as a hostile producer would."""
+    import struct
+
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        return struct.pack("<H", len(raw)) + raw
+    out = struct.pack("<f", version) + struct.pack("<HHH", 100, 100, 0) + struct.pack("<H", len(components))
+    for name, fmt, points in components:
+        out += text(name) + text(fmt) + struct.pack("<HHH", len(points), 0, 0) + b"".join(map(text, points))
+    return out
+
+
+def test_version0_frames_without_persons_are_refused_within_bounds(tmp_path):
+    """171 KB: 65535 frames of no person over 20,000 unnamed points. pose-format decodes each
+    such frame as float64 zeros for every point (21 GB); it used to run out of memory."""
+    import struct
+    from bounded import assert_bounded, run_bounded
+    path = tmp_path / "v00.pose"
+    path.write_bytes(_header(0.0, [("C", "XYC", [""] * 20_000)]) + struct.pack("<HH", 25, 65535)
+                     + b"\0\0" * 65535)
+    result = run_bounded(["-m", "signverse", "info", str(path)])
+    assert_bounded(result, "pose v0.0 empty frames")
+    assert result.returncode != 0 and "version 0.0 body" in result.stderr and str(path) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_one_stored_holistic_point_cannot_inflate_to_the_whole_layout(tmp_path):
+    """One body point per frame in the file becomes 543 points in memory (~400x): 720 KB took
+    550 MB. Refused beyond the decode budget; the same file with fewer frames still reads."""
+    import struct
+    from signverse.core.limits import DECODE_FLOOR_BYTES
+
+    def write(frames: int):
+        body = struct.pack("<f", 25.0) + struct.pack("<I", frames) + struct.pack("<H", 1)
+        body += np.full((frames, 1, 1, 2), 5, np.float32).tobytes() + np.ones((frames, 1, 1), np.float32).tobytes()
+        path = tmp_path / f"one{frames}.pose"
+        path.write_bytes(_header(0.2, [("POSE_LANDMARKS", "XYC", ["NOSE"])]) + body)
+        return path
+    k = get_layout("mediapipe-holistic").num_points
+    over = DECODE_FLOOR_BYTES.value() // (k * 12) + 10
+    with pytest.raises(InputError, match="would decode to") as err:
+        read_pose_file(write(over))
+    assert "\n" not in str(err.value) and f"one{over}.pose" in str(err.value)
+    pose = read_pose_file(write(100))
+    assert pose.n_frames == 100 and pose.valid[:, 0, 0].all() and pose.valid[:, 0].sum() == 100
+
+
+def test_real_pose_files_are_within_the_decode_budget(shared_data):
+    from signverse.io import read_pose
+    for path in sorted(shared_data("poses").glob("*.pose")):
+        assert read_pose(path).n_frames > 0, path
+
+
+def test_a_pose_whose_points_do_not_fit_its_layout_is_not_written(tmp_path):
+    """134 points under the 128-point dwpose layout used to be written as a .pose whose header
+    and body disagree (read back as shifted garbage)."""
+    from signverse.core.errors import SignverseError
+    from signverse.io.pose_file import write_pose_file
+    pose = PoseSeq(np.full((3, 1, 134, 2), 5, np.float32), np.ones((3, 1, 134), np.float32), fps=24,
+                   width=100, height=100, layout="dwpose")
+    with pytest.raises(SignverseError, match="134 points per person but layout dwpose has 128"):
+        write_pose_file(pose, tmp_path / "bad.pose")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_frame_wider_than_a_pose_header_holds_is_one_line_error(tmp_path, capsys):
+    """A poses.npz may state a 70000-px frame; converting it to .pose ended in pose-format's
+    ValueError traceback."""
+    from signverse.cli.main import main
+    from signverse.io import write_pose
+    pose = PoseSeq(np.full((3, 1, 128, 2), 5, np.float32), np.ones((3, 1, 128), np.float32), fps=24,
+                   width=70000, height=100, layout="dwpose")
+    src = write_pose(pose, tmp_path / "wide.npz", video_id="wide")
+    assert main(["convert", str(src), str(tmp_path / "wide.pose")]) == 2
+    err = capsys.readouterr().err
+    assert "70000x100 does not fit a .pose header" in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("wide.pose*"))
+
+
+@pytest.mark.parametrize("fps", [1e-6, 1e30])
+def test_an_implausible_frame_rate_is_one_line_error(tmp_path, fps, capsys):
+    """A .pose at 1e-6 fps converted to a release wrote a tar stating 0 fps (which nothing opens;
+    resampling it to 24 fps would have claimed 24 million frames per frame); at 1e30 fps the
+    conversion ended in an OverflowError traceback."""
+    from signverse.cli.main import main
+    from signverse.io.pose_file import write_pose_file
+    path = write_pose_file(PoseSeq(
+        np.full((3, 1, 128, 2), 5, np.float32), np.ones((3, 1, 128), np.float32), fps=fps, width=100,
+        height=100, layout="dwpose"), tmp_path / "odd.pose")
+    with pytest.raises(InputError, match="frame rate .* is outside 0.1-1000 fps") as err:
+        read_pose_file(path)
+    assert str(path) in str(err.value)
+    assert main(["convert", str(path), str(tmp_path / "out"), "--format", "signverse2m"]) == 2
+    assert "frame rate" in capsys.readouterr().err
+
+
+def test_a_fractional_integer_rounding_frame_rate_is_resampled_for_the_release(tmp_path):
+    """0.4 fps rounds to 0: the release writer now resamples it to 24 fps instead of writing 0."""
+    from signverse.io.transcode import _to_release
+    pose = PoseSeq(np.full((2, 1, 128, 2), 5, np.float32), np.ones((2, 1, 128), np.float32), fps=0.4,
+                   width=100, height=100, layout="dwpose")
+    assert _to_release(pose).fps == 24
+
+
+def test_the_release_writer_refuses_an_implausible_frame_rate_from_any_source():
+    """A corpus row (or an API-made pose) at 1e-300 fps reached the resampler (ValueError)."""
+    from signverse.io.transcode import _to_release
+    pose = PoseSeq(np.full((2, 1, 128, 2), 5, np.float32), np.ones((2, 1, 128), np.float32),
+                   fps=1e-300, width=100, height=100, layout="dwpose")
+    with pytest.raises(InputError, match="outside 0.1-1000 fps"):
+        _to_release(pose)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from signverse.core.errors import InputError
 from signverse.core.pose import PoseSeq
 from signverse.io.signverse2m import (read_npz_arrays, read_per_frame_dir, read_poses_npz,
                                       write_poses_npz)
@@ -223,3 +224,21 @@ def test_body_points_below_the_release_threshold_are_written_as_missing(tmp_path
     raw = read_npz_arrays(tmp_path / "v" / "npz" / "poses.npz")
     assert (raw.scores["body"][:, 0, [9, 12]] == -1).all()
     assert (raw.keypoints["body"][:, 0, [9, 12]] == -1).all()
+
+
+@pytest.mark.parametrize("fps", ["inf", "1e-300", "5000"])
+def test_an_implausible_fps_in_complete_is_a_one_line_error(tmp_path, fps):
+    """Found by fuzzing: fps=inf in .complete ended in "fps must be positive, got inf" (naming no
+    file); fps=1e-300 read as a 3-frame video of 10**300 s and converting it to a release raised
+    ValueError from the resampler (traceback)."""
+    rng = np.random.default_rng(3)
+    npz_dir = tmp_path / "vid" / "npz"
+    npz_dir.mkdir(parents=True)
+    for i in range(1, 4):
+        np.savez(npz_dir / f"{i:08d}.npz", **_release_frame(rng, 1)[0])
+    (npz_dir / ".complete").write_text(f"video_id=vid\nfps={fps}\nframes=3\noutput_mode=per_frame\n")
+    with pytest.raises(InputError, match=r"frame rate .* is outside 0.1-1000 fps") as err:
+        read_per_frame_dir(npz_dir)
+    assert str(npz_dir) in str(err.value)
+    (npz_dir / ".complete").write_text("video_id=vid\nfps=0\nframes=3\noutput_mode=per_frame\n")
+    assert read_per_frame_dir(npz_dir).fps == 24   # not positive: the release rate, as before

@@ -68,3 +68,18 @@ def test_extract_with_release_shards_survives_hostile_ids(make_video, cli, tmp_p
     release = open_release(tmp_path / "rel")
     assert sorted(v.video_id for v in release) == [".._.._escape1", long_id] and not release.failures
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "corpus", "m.csv", "rel"]
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("big.jsonl", '{"video_id": ' + "1" * 5000 + "}\n", "line 1 is not JSON"),
+    ("deep.jsonl", "[" * 50_000 + "]" * 50_000 + "\n", "line 1 is not JSON"),
+    ("field.csv", "video_id,path\na," + "x" * 200_000 + "\n", "not readable CSV"),
+])
+def test_manifest_with_oversized_values_is_a_one_line_error(tmp_path, name, text, match):
+    """Found by fuzzing: a 5000-digit number in a JSONL manifest (ValueError from int parsing)
+    and a CSV field over csv's 128 KiB limit (csv.Error) ended in tracebacks."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError, match=match) as err:
+        load_manifest(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)

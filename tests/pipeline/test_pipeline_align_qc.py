@@ -82,3 +82,10 @@ def test_qc_filter_reasons():
     assert QCFilter(min_hand_frac=0.3).reject_reason(qc, 10) is None
     assert QCFilter(max_multi_person_frac=0.2).reject_reason(qc, 10) == "multi_person_frac 0.5 > 0.2"
     assert QCFilter(min_frames=12).reject_reason(qc, 10) == "frames 10 < 12"
+
+
+def test_a_cue_starting_before_the_video_starts_at_zero():
+    """Found by fuzzing: a captions.json cue from -5 s to 0.5 s became a clip of 12 frames whose
+    start was -5.0 (5.5 s long by its times, so durations and hours were overstated)."""
+    (span,) = caption_spans("vid", [Segment(-5.0, 0.5, "early", "en")], n_frames=48, fps=24)
+    assert (span.first, span.stop, span.start, span.end) == (0, 12, 0.0, 0.5)

@@ -134,3 +134,30 @@ def test_save_functions_accept_a_pose_and_renderer_options(tmp_path):
         assert gif.n_frames == 3
     img = np.asarray(Image.open(save_png(pose, tmp_path / "p.png", 0, style="native")).convert("RGB"))
     np.testing.assert_array_equal(img, render_frame(pose, 0, style="native"))
+
+
+def test_a_truncated_overlay_video_keeps_its_decodable_frames(tmp_path, caplog):
+    """Found by fuzzing: the first 30 KB of a real sample video as --overlay ended the render in
+    PyAV's InvalidDataError traceback. The decodable frames are used, then the last one repeats."""
+    import logging
+    from signverse.cli.main import main
+    from signverse.samples import sample_videos
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes((sample_videos() / "asl_house.mp4").read_bytes()[:30_000])
+    pose = moving(n_frames=60, width=320, height=240, fps=24.0)
+    from signverse.io import write_pose
+    src = write_pose(pose, tmp_path / "p.pose")
+    with caplog.at_level(logging.WARNING):
+        assert main(["render", str(src), str(tmp_path / "o.mp4"), "--overlay", str(cut)]) == 0
+    assert "truncated or corrupt video" in caplog.text and "cut.mp4" in caplog.text
+    frames, _, _ = read_mp4(tmp_path / "o.mp4")
+    assert len(frames) == 60 and frames[0].shape == (240, 320, 3)
+    still = np.abs(frames[-1].astype(int) - frames[-2].astype(int)).mean()
+    assert still < 2 and frames[-1].mean() > 10   # the last decoded video frame repeats
+
+
+def test_an_implausible_frame_rate_is_a_one_line_error_not_an_overflow(tmp_path):
+    pose = moving(n_frames=3, fps=1e30)
+    with pytest.raises(InputError, match="outside 0.1-1000 fps"):
+        render_to(pose, tmp_path / "o.mp4")
+    assert not list(tmp_path.iterdir())

@@ -12,6 +12,7 @@ A second estimator pass adds ``poses/<other field>/shard-*.parquet`` without tou
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -21,6 +22,8 @@ from typing import Any
 from signverse.core.errors import InputError, require
 from signverse.io.corpus import codec
 from signverse.core.jsonio import dumps as json_dumps
+
+log = logging.getLogger(__name__)
 
 FORMAT = "signverse-corpus"
 VERSION = 1
@@ -184,12 +187,25 @@ def empty_pose_row(clip_id: str) -> dict[str, Any]:
     return {name: None for name in poses_schema().names} | {"clip_id": clip_id}
 
 
+def _qc_extra(text: str, clip_id) -> dict[str, Any]:
+    """The extra QC scores of a row; damaged ones (not JSON, not an object, nested thousands
+    deep) are dropped with a warning and the clip is kept (they used to end in a traceback)."""
+    try:
+        extra = json.loads(text)
+    except (ValueError, RecursionError):
+        extra = None
+    if not isinstance(extra, dict):
+        log.warning("clip %r: qc_extra is not a JSON object of scores; ignored", clip_id)
+        return {}
+    return extra
+
+
 def clip_kwargs(row: dict[str, Any]) -> dict[str, Any]:
     """Clip constructor arguments from a metadata row (as a dict)."""
     qc = {name: float(row[f"qc_{name}"]) for name in QC_FIELDS
           if row.get(f"qc_{name}") is not None and not math.isnan(row[f"qc_{name}"])}
     if row.get("qc_extra"):
-        qc.update(json.loads(row["qc_extra"]))
+        qc.update(_qc_extra(row["qc_extra"], row.get("clip_id")))
     return {"clip_id": row["clip_id"], "video_id": row["video_id"],
             "start": row["start"] if row["start"] is not None else 0.0,
             "end": row["end"] if row["end"] is not None else 0.0,
@@ -221,8 +237,10 @@ def read_manifest(root: Path) -> dict[str, Any]:
         raise InputError(path, "missing corpus.json: not a signverse corpus store")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:   # ValueError: a 5000-digit number too
         raise InputError(path, f"unreadable corpus.json ({exc})") from None
+    except RecursionError:
+        raise InputError(path, "unreadable corpus.json (nested too deeply)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(path, f"not a signverse corpus manifest (format={data.get('format') if isinstance(data, dict) else None!r})")
     version = data.get("version", 0)
@@ -236,8 +254,14 @@ def read_manifest(root: Path) -> dict[str, Any]:
     fields = data.get("pose_fields", {})
     if not isinstance(fields, dict):
         raise InputError(path, "pose_fields must be an object")
-    for name in fields:
+    for name, entry in fields.items():
         check_name(name, "pose field", path)
+        layouts = entry.get("layouts", []) if isinstance(entry, dict) else None
+        if not isinstance(layouts, list) or not all(isinstance(x, str) for x in layouts):
+            # the writer extends this list when it appends: a damaged entry must not crash it
+            raise InputError(path, f"pose_fields.{name} must be an object with a 'layouts' list of "
+                                   f"layout names, got {json_dumps(entry)[:80]}")
+        entry["layouts"] = layouts
     if data.get("default_pose_field") is not None:
         check_name(data["default_pose_field"], "default pose field", path)
     return data

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Mapping
 
 from signverse.core.errors import InputError
+from signverse.core.limits import check_fps
 
 
 def parse_complete(text: str, label: str = "<.complete>") -> dict[str, str]:
@@ -53,4 +54,6 @@ def fps_from_complete(complete: Mapping[str, str], label) -> float:
         fps = float(complete.get("fps", 24))
     except ValueError:
         raise InputError(label, f"bad fps in .complete: {complete.get('fps')!r}") from None
-    return fps if fps > 0 else 24.0
+    # 1e-300 or inf stated in .complete: refused by name (it reached PoseSeq, or a resample to
+    # 24 fps, and ended in a traceback)
+    return check_fps(fps, label) if fps > 0 else 24.0

@@ -36,10 +36,10 @@ from typing import IO, Any, Mapping, Sequence
 import numpy as np
 
 from signverse.core.errors import InputError
-from signverse.core.limits import MAX_PERSONS, budget_hint, decode_budget
+from signverse.core.limits import MAX_PERSONS, budget_hint, check_fps, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.io.signverse2m.complete import fps_from_complete, read_complete
-from signverse.io.signverse2m.safe_npz import RawArray, gc_paused, load_npz
+from signverse.io.signverse2m.safe_npz import RawArray, gc_paused, inflated_size, load_npz
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,7 @@ def arrays_from_mapping(arrays: Mapping[str, Any], label: str, input_bytes: int 
     fps = _top_scalar(arrays, "fps", label)
     if not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0:
         raise InputError(label, f"bad fps {fps!r}")
+    check_fps(float(fps), label)
     video_id = _top_scalar(arrays, "video_id", label, required=False)
     total = _top_scalar(arrays, "total_frames", label, required=False)
     if total is not None and not (isinstance(total, int) and total >= 0):
@@ -412,7 +413,16 @@ def per_frame_arrays(files: Sequence[tuple[str, Any]], *, fps: float, label: str
                      video_id: str | None = None) -> NpzArrays:
     """Stack the per-frame variant: ``files`` = [(name like '00000001.npz', path or bytes), ...]."""
     payloads, indices, size = [], [], 0
-    for fname, src in sorted(files, key=lambda item: Path(item[0]).name):
+    files = sorted(files, key=lambda item: Path(item[0]).name)
+    # load_npz bounds each file by its own size (or the floor), but the payloads of all frames are
+    # kept: bound their sum by the whole folder, before anything is inflated (40 files of 62 KB
+    # each inflating to 60 MB took 2.4 GB).
+    total = sum(_input_size(src) for _, src in files)
+    inflated = sum(inflated_size(src) for _, src in files)
+    if inflated > decode_budget(total):
+        raise InputError(label, f"{len(files)} per-frame files inflate to {inflated} bytes from "
+                                f"{total} bytes, more than they can honestly hold ({budget_hint()})")
+    for fname, src in files:
         stem = Path(fname).stem
         if not stem.isdigit():
             raise InputError(label, f"unexpected file {fname} (per-frame files are named 00000001.npz, ...)")

@@ -180,9 +180,9 @@ def video_from_files(video_id: str, files: Mapping[str, Any], *, source: str, re
                 captions = json.loads(text)
                 if not isinstance(captions, dict):
                     raise ValueError("not a JSON object")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:   # RecursionError: nested thousands deep
                 captions = None
-                note(f"{video_id}/{rel}", f"bad captions.json ({exc})")
+                note(f"{video_id}/{rel}", f"bad captions.json ({str(exc)[:200]})")
         elif name.endswith(".vtt"):
             vtt[language_from_filename(name) or "und"] = text
     return ReleaseVideo(video_id, pose, captions, complete, vtt, source)

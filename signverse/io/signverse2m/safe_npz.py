@@ -305,7 +305,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def _read_npy(raw: bytes, member: str, source: str) -> np.ndarray | RawArray:
+def _read_npy(raw: bytes, member: str, source: str, objects: bool = True) -> np.ndarray | RawArray:
     fp = io.BytesIO(raw)
     try:
         version = np.lib.format.read_magic(fp)
@@ -320,6 +320,9 @@ def _read_npy(raw: bytes, member: str, source: str) -> np.ndarray | RawArray:
     offset = fp.tell()
     count = math.prod(shape)
     if dtype.hasobject:
+        if not objects:
+            raise InputError(source, f"member {member}: object array (pickle data) refused; this file "
+                                     "holds plain arrays only")
         if dtype.kind != "O":
             raise InputError(source, f"member {member}: structured object dtypes are not accepted")
         try:
@@ -344,14 +347,26 @@ def _read_npy(raw: bytes, member: str, source: str) -> np.ndarray | RawArray:
     return arr.reshape(shape, order="F" if fortran else "C")
 
 
+def inflated_size(source: str | Path | bytes) -> int:
+    """Bytes the ``.npy`` members of an npz inflate to, from its zip directory alone (0 when it
+    cannot be read: :func:`load_npz` then reports the damage). For bounding many files together."""
+    try:
+        handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+        with zipfile.ZipFile(handle) as zf:
+            return sum(i.file_size for i in zf.infolist() if i.filename.endswith(".npy"))
+    except Exception:   # zipfile raises many kinds on damaged archives
+        return 0
+
+
 def load_npz(source: str | Path | bytes | IO[bytes], *, name: str | None = None,
-             keys: Collection[str] | None = None) -> dict[str, np.ndarray]:
+             keys: Collection[str] | None = None, objects: bool = True) -> dict[str, np.ndarray]:
     """Read the arrays of an ``.npz`` without running pickle code.
 
     ``source`` is a path, the file's bytes, or a binary file object; ``name`` is how errors name
     it (defaults to the path); ``keys`` (default: all) names the arrays to read, the others are
     never decompressed. Object arrays are decoded by :class:`SafeUnpickler`; the arrays they
-    contain come back as :class:`RawArray`. Any problem raises ``InputError`` naming the file.
+    contain come back as :class:`RawArray`; ``objects=False`` refuses them instead (formats that
+    hold plain arrays only). Any problem raises ``InputError`` naming the file.
 
     The members read may inflate to at most :func:`~signverse.core.limits.decode_budget` of the
     archive's size (``SIGNVERSE_DECODE_RATIO`` / ``SIGNVERSE_DECODE_FLOOR_BYTES``), checked
@@ -378,7 +393,7 @@ def load_npz(source: str | Path | bytes | IO[bytes], *, name: str | None = None,
                                         f"archive, more than it can honestly hold ({budget_hint()})")
             out: dict[str, np.ndarray] = {}
             for info in wanted:
-                out[info.filename[:-4]] = _read_npy(_read_member(zf, info), info.filename, label)
+                out[info.filename[:-4]] = _read_npy(_read_member(zf, info), info.filename, label, objects)
             return out
     except InputError:
         raise
