@@ -31,7 +31,8 @@ def run(args) -> int:
     from signverse.io.transcode import convert_path
     mode = "overwrite" if args.overwrite else "append" if args.append else "refuse"
     report = convert_path(args.src, args.dst, fmt=args.fmt, layout=args.layout, mode=mode)
-    print(f"wrote {len(report.written)} sequence(s) to {args.dst}")
+    already = f"; {len(report.already)} already there (skipped)" if report.already else ""
+    print(f"wrote {len(report.written)} sequence(s) to {args.dst}{already}")
     for failure in report.failures:
         print(f"FAILED {failure.name}: {failure.reason}", file=sys.stderr)
     return 1 if report.failures else 0

@@ -45,6 +45,7 @@ NAMES_FILE = "names.json"
 class ConvertReport:
     written: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)   # --append to a corpus: ids stored before this run
 
 
 # What each output suffix holds; a folder name without a suffix is a corpus.
@@ -350,9 +351,16 @@ def _write_corpus(items, dst: Path, prepared, report: ConvertReport, mode: str) 
     elif dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise InputError(dst, "exists and is not a corpus (refusing to write into it)")
     with CorpusWriter(dst) as writer:
+        this_run: set[str] = set()
+
         def store(clip: Clip) -> None:
             if not writer.add(clip):
+                if mode == "append" and clip.clip_id not in this_run:
+                    # stored by an earlier (perhaps interrupted) run: a rerun continues, never doubles
+                    report.already.append(clip.clip_id)
+                    return
                 raise SignverseError(f"clip id {clip.clip_id!r} already in the corpus (not added twice)")
+            this_run.add(clip.clip_id)
             report.written.append(clip.clip_id)
 
         for item in items:

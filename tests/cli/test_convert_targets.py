@@ -145,3 +145,20 @@ def test_append_never_drops_videos_it_could_not_read_from_the_existing_shard(tmp
     before = tar.read_bytes()
     assert run("convert", shared("poses", "openpose.pose"), tar, "--append") == 2
     assert "left as it was" in _error(capsys) and tar.read_bytes() == before
+
+
+def test_append_to_a_corpus_skips_clips_stored_before_so_a_rerun_continues(tmp_path, two_poses, capsys):
+    from signverse import open_corpus
+    corpus = tmp_path / "corpus"
+    first = tmp_path / "first"
+    first.mkdir()
+    shutil.copy(two_poses / "colin-SAD.pose", first / "colin-SAD.pose")
+    assert run("convert", first, corpus, "--layout", "dwpose") == 0    # an interrupted run got this far
+    capsys.readouterr()
+    assert run("convert", two_poses, corpus, "--layout", "dwpose", "--append") == 0   # the rerun
+    out = capsys.readouterr().out
+    assert "wrote 1 sequence(s)" in out and "1 already there (skipped)" in out
+    ids = open_corpus(corpus).ids()
+    assert sorted(ids) == ["colin-SAD", "poses_mmposewholebody_SOUP"] and len(ids) == len(set(ids))
+    assert run("convert", two_poses, corpus, "--layout", "dwpose", "--append") == 0   # nothing new
+    assert "wrote 0 sequence(s)" in capsys.readouterr().out and len(open_corpus(corpus).ids()) == 2
