@@ -30,7 +30,7 @@ folds (seed 0; these two folds chose the settings), each model trained on the ot
       + clip classifier averaged in (weight 0.5)            0.879/0.821    0.841/0.803    0.860/0.812
 
 "Handshape distances": per hand, the 45 distances between the 5 fingertips, the wrist and the 4
-finger bases over the hand size (``signverse.train.features.hand_distances``). They change with
+finger bases over the hand size (``signverse.data.features.encoder.hand_distances``). They change with
 the handshape only, not with the signer's camera angle, mirroring, distance or hand rotation --
 the wrist-relative xy shapes the encoder had before change with all of those. That one change
 bought +5 points top-1 and +6 per class on both folds. Test-time augmentation and averaging with
@@ -112,7 +112,7 @@ def knn_scores(train_f, train_y, test_f, n_classes, k=10):
 
 def mean_std_vector(points):
     """Per-clip mean and std of the SignDW frame features (kNN / logistic-regression baselines)."""
-    from signverse.train.features import frame_features
+    from signverse.data.features.encoder import frame_features
     f = frame_features(points)
     return np.concatenate([f.mean(0), f.std(0)])
 
@@ -242,7 +242,7 @@ def main() -> None:
     from signverse.models.text import LabelMap
     from signverse.tasks import get_task, kfold_by_signer
     from signverse.train.clip_classifier import ClipClassifier, clip_vector
-    from signverse.train.features import prepare_points
+    from signverse.data.features.encoder import prepare_points
     from signverse.train.run import evaluate_run, load_run, load_task_samples, train_task
 
     fold_ids = [args.only_fold] if args.only_fold is not None else [0, 1] if args.quick else range(args.folds)

@@ -23,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
     import torch
     from signverse.models import get_model
-    from signverse.train.features import FEATURE_DIM
+    from signverse.data.features.encoder import FEATURE_DIM
     from signverse.train.trainer import resolve_device
     if args.threads:
         torch.set_num_threads(args.threads)

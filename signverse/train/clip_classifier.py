@@ -1,7 +1,7 @@
 """A classical clip classifier that the ISLR network is averaged with.
 
 Each clip becomes one vector: the mean and standard deviation over time of its frame features
-(``signverse.train.features.frame_features``, "base" set) plus, per hand, the mean and standard
+(``signverse.data.features.encoder.frame_features``, "base" set) plus, per hand, the mean and standard
 deviation of its rotation-free handshape distances (``hand_distances``, over the frames that show
 the hand) and the fraction of frames that show it. A class-balanced multinomial logistic regression
 (L2, full-batch L-BFGS; seconds on a CPU) maps it to class log-probabilities.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from signverse.train.features import LH, N_SHAPE, RH, frame_features, hand_distances
+from signverse.data.features.encoder import LH, N_SHAPE, RH, frame_features, hand_distances
 
 
 def clip_vector(points: np.ndarray) -> np.ndarray:

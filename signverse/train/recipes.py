@@ -5,7 +5,7 @@ A recipe is the bridge between ``signverse.data`` Samples, a registered model an
 is saved with the run so that evaluation and prediction rebuild exactly the training inputs.
 
 * ``islr`` / ``langid``: pose -> class (``label`` / ``sign_language``), signer-invariant features
-  (``signverse.train.features``), augmentation, scores -> top-k metrics.
+  (``signverse.data.features.encoder``), augmentation, scores -> top-k metrics.
 * ``pose2text``: pose -> text (word vocabulary), greedy/beam decoding, BLEU / chrF.
 * ``text2pose``: text (character or word vocabulary) -> DWPose frames (384 values), generation
   scored by DTW-MJE on neck-centred, shoulder-width-scaled coordinates.
@@ -23,8 +23,9 @@ from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.core.registry import Registry
 from signverse.models.text import LabelMap, Vocab
-from signverse.train.features import (FEATURE_DIM, FEATURE_DIMS, AugmentConfig, FeatureStats, augment_points,
-                                      fill_hand_gaps, frame_features, prepare_points)
+from signverse.data.features import FeatureStats
+from signverse.data.features.encoder import (FEATURE_DIM, FEATURE_DIMS, AugmentConfig, augment_points,
+                                             fill_hand_gaps, frame_features, prepare_points)
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class ClassifierSettings:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     class_balance: float = 0.5       # loss weight per class ~ frequency ** -class_balance
     fill_hand_gaps: int = 3          # interpolate a hand missing for up to this many frames
-    # Frame feature set (signverse.train.features.FEATURE_DIMS). "shape" adds rotation-free handshape
+    # Frame feature set (signverse.data.features.encoder.FEATURE_DIMS). "shape" adds rotation-free handshape
     # distances: unseen-signer top-1 0.827 -> 0.877 on folds 0-1 (benchmarks/islr.py ablation).
     features: str = "shape"
     # Test-time augmentation: evaluate / predict average the class probabilities of the clip and

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from signverse.models import get_model  # noqa: E402
 from signverse.train.checkpoint import load_model, save_run  # noqa: E402
-from signverse.train.features import FEATURE_DIMS, LH, RH, fill_hand_gaps, frame_features  # noqa: E402
+from signverse.data.features.encoder import FEATURE_DIMS, LH, RH, fill_hand_gaps, frame_features  # noqa: E402
 
 SMALL = {"d_model": 16, "n_heads": 2, "n_layers": 2, "conv_kernel": 5}
 

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from signverse.core.errors import SignverseError  # noqa: E402
 from signverse.train.clip_classifier import ClipClassifier, clip_vector  # noqa: E402
-from signverse.train.features import FEATURE_DIMS, LH, N_SHAPE, RH, frame_features, hand_distances  # noqa: E402
+from signverse.data.features.encoder import FEATURE_DIMS, LH, N_SHAPE, RH, frame_features, hand_distances  # noqa: E402
 from signverse.train.run import evaluate_run, load_run, train_task  # noqa: E402
 
 TINY = {"d_model": 16, "n_heads": 2, "n_layers": 1, "conv_kernel": 3, "members": 1}

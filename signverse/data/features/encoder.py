@@ -1,4 +1,4 @@
-"""Signer-invariant frame features for the pose encoder (islr, langid, pose2text).
+"""Signer-invariant frame features for the SignDW pose encoder (islr, langid, pose2text).
 
 Any pose (MediaPipe Holistic, COCO-WholeBody, OpenPose, DWPose) is converted to DWPose and reduced
 to 54 points: 12 upper-body points (nose, neck, shoulders, elbows, wrists, eyes, ears) and the two
@@ -216,29 +216,6 @@ def hand_distances(hand: np.ndarray) -> np.ndarray:
     size = np.linalg.norm(hand[:, 9] - hand[:, 0], axis=-1)
     ok = np.isfinite(hand).all(-1).all(-1) & np.isfinite(size) & (size > 1e-6)   # as frame_features: all 21 seen
     return np.where(ok[:, None], np.nan_to_num(d / np.where(ok, size, 1.0)[:, None]), 0.0).astype(np.float32)
-
-
-@dataclass
-class FeatureStats:
-    """Per-feature mean and std of the training set (stored with the checkpoint)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, feature_list: list[np.ndarray]) -> "FeatureStats":
-        allf = np.concatenate(feature_list, 0).astype(np.float64)
-        return cls(allf.mean(0).astype(np.float32), (allf.std(0) + 1e-3).astype(np.float32))
-
-    def apply(self, feats: np.ndarray) -> np.ndarray:
-        return ((feats - self.mean) / self.std).astype(np.float32)
-
-    def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "FeatureStats":
-        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
 
 
 def fill_hand_gaps(pts: np.ndarray, max_gap: int) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 
 from signverse.core.errors import SignverseError
 from signverse.core.pose import PoseSeq
+from signverse.data.features.stats import FeatureStats
 
 _LOWER_BODY = ("hip", "knee", "ankle", "heel", "foot")
 
@@ -81,24 +82,6 @@ def feature_preset(name: str) -> FeatureConfig:
     except KeyError:
         raise SignverseError(f"unknown feature preset '{name}' "
                              f"(known: {', '.join(sorted(FEATURE_PRESETS))})") from None
-
-
-@dataclass
-class FeatureStats:
-    """Per-feature mean and std over the valid values of a training set."""
-
-    mean: np.ndarray
-    std: np.ndarray
-    count: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"mean": np.asarray(self.mean, np.float64).tolist(),
-                "std": np.asarray(self.std, np.float64).tolist(), "count": int(self.count)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FeatureStats":
-        return cls(np.asarray(data["mean"], np.float32), np.asarray(data["std"], np.float32),
-                   int(data.get("count", 0)))
 
 
 @dataclass
