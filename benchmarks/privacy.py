@@ -39,7 +39,7 @@ from signverse.tasks.splits import kfold_by_signer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STEPS = 8
-ROWS = f"{DEFAULT_METHOD},canonical-tempo,{DEFAULT_METHOD}:0:0,{DEFAULT_METHOD}:0.05:10"
+ROWS = f"{DEFAULT_METHOD},canonical-dominant,canonical-tempo"
 
 
 def sign_features(pose: PoseSeq) -> np.ndarray:
@@ -117,13 +117,13 @@ def signdw_top1(samples, poses: list[PoseSeq], folds: list[int], data_path: str,
     return {"top1": round(correct / total, 4), "per_fold": per_fold}
 
 
-def parse_row(row: str) -> tuple[str, float, float | None, float | None, float | None]:
+def parse_row(row: str) -> tuple[str, float, float | None, dict]:
     """``METHOD`` (the method's own randomisation), ``METHOD:JITTER:ROTATE`` or
-    ``METHOD:JITTER:ROTATE:SHIFT:AMPLITUDE``."""
+    ``METHOD:JITTER:ROTATE:SHIFT:AMPLITUDE:HAND_TURN`` (the signing-space randomisation)."""
     method, *rest = row.split(":")
     jitter, rotate = (float(rest[0]), float(rest[1])) if rest else (0.0, None)
-    shift, amplitude = (float(rest[2]), float(rest[3])) if len(rest) > 2 else (None, None)
-    return method, jitter, rotate, shift, amplitude
+    space = dict(zip(("shift", "amplitude", "hand_turn"), (float(v) for v in rest[2:5])))
+    return method, jitter, rotate, space
 
 
 def _round(d: dict) -> dict:
@@ -162,8 +162,7 @@ def main() -> int:
         result["islr_signdw_original"] = signdw_top1(samples, data.poses, signdw_folds, args.data)
     result["seconds"] = {"load": round(time.perf_counter() - start, 1)}
     for row in args.rows.split(","):
-        method, jitter, rotate, shift, amplitude = parse_row(row)
-        space = dict(shift=shift, amplitude=amplitude)
+        method, jitter, rotate, space = parse_row(row)
         began = time.perf_counter()
         anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate, **space)
         made = time.perf_counter()
@@ -192,7 +191,7 @@ def main() -> int:
         result["rows"][row] = figures
         # progress on stderr: a long run under contention still shows what it has measured
         print(f"{row}: {json.dumps(figures, allow_nan=False)}", file=sys.stderr, flush=True)
-        if method == DEFAULT_METHOD and not jitter and rotate is None and shift is None \
+        if method == DEFAULT_METHOD and not jitter and rotate is None and not space \
                 and "targets" not in result:
             result["targets"] = {"row": row, "reid_anonymized_over_normalized": figures["ratio"],
                                  "reid_target_met": figures["ratio"] <= 0.5,

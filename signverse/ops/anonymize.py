@@ -52,15 +52,16 @@ from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
 METHODS = ("canonical-space", "canonical-dominant", "canonical-tempo", "canonical")
-DEFAULT_METHOD = "canonical-dominant"
+DEFAULT_METHOD = "canonical-space"
 # Per-sequence constant random turn of every bone (degrees, standard deviation) each method
 # applies unless told otherwise: ``canonical-dominant`` blurs habitual posture by 10 degrees
 # (measured on the shared ISLR data, after mirroring: re-identification 0.650 without a turn,
 # 0.616 with 5 degrees, 0.555 with 10, for ISLR top-1 0.671, 0.667, 0.665).
 METHOD_ROTATE = {"canonical-dominant": 10.0, "canonical-space": 10.0}
 # Per-sequence randomisation of the signing space (``randomize_workspace``) each method applies
-# unless told otherwise: (shift in shoulder widths, amplitude as a log-scale standard deviation).
-METHOD_SPACE = {"canonical-space": (0.1, 0.0)}
+# unless told otherwise: (shift in shoulder widths, amplitude as a log-scale standard deviation,
+# hand turn in degrees), chosen on the shared ISLR data (README privacy section).
+METHOD_SPACE = {"canonical-space": (0.2, 0.2, 12.0)}
 # Low-pass window of ``canonical-tempo`` in seconds (5 frames at 30 fps).
 SMOOTH_SECONDS = 1 / 6
 
@@ -244,17 +245,17 @@ def method_rotate(method: str, rotate: float | None = None) -> float:
     return float(METHOD_ROTATE.get(method, 0.0) if rotate is None else rotate)
 
 
-def method_space(method: str, shift: float | None = None,
-                 amplitude: float | None = None) -> tuple[float, float]:
-    """The signing-space randomisation (shift, amplitude) ``method`` applies: the given values,
-    else the method's defaults (``METHOD_SPACE``; 0 for methods without one)."""
-    own = METHOD_SPACE.get(method, (0.0, 0.0))
-    return (float(own[0] if shift is None else shift), float(own[1] if amplitude is None else amplitude))
+def method_space(method: str, shift: float | None = None, amplitude: float | None = None,
+                 hand_turn: float | None = None) -> tuple[float, float, float]:
+    """The signing-space randomisation (shift, amplitude, hand turn) ``method`` applies: the
+    given values, else the method's defaults (``METHOD_SPACE``; 0 for methods without one)."""
+    own = METHOD_SPACE.get(method, (0.0, 0.0, 0.0))
+    return tuple(float(o if v is None else v) for o, v in zip(own, (shift, amplitude, hand_turn)))
 
 
 def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, jitter: float = 0.0,
               rotate: float | None = None, seed: int | None = None, shift: float | None = None,
-              amplitude: float | None = None) -> PoseSeq:
+              amplitude: float | None = None, hand_turn: float | None = None) -> PoseSeq:
     """``pose`` on the canonical skeleton ``target`` (see ``canonical_target``), in its own frame;
     with ``method="canonical-tempo"`` then re-timed and low-passed, with the default
     ``"canonical-dominant"`` also mirrored first when the left hand leads (see the module
@@ -269,10 +270,10 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
     if method not in METHODS:
         raise SignverseError(f"unknown anonymisation method '{method}' (known: {', '.join(METHODS)})")
     rotate = method_rotate(method, rotate)
-    shift, amplitude = method_space(method, shift, amplitude)
-    if min(jitter, rotate, shift, amplitude) < 0:
-        raise SignverseError(f"jitter, rotate, shift and amplitude must be >= 0, got {jitter}, "
-                             f"{rotate}, {shift} and {amplitude}")
+    shift, amplitude, hand_turn = method_space(method, shift, amplitude, hand_turn)
+    if min(jitter, rotate, shift, amplitude, hand_turn) < 0:
+        raise SignverseError(f"jitter, rotate, shift, amplitude and hand_turn must be >= 0, got "
+                             f"{jitter}, {rotate}, {shift}, {amplitude} and {hand_turn}")
     target = replace(target, frame=None)
     if jitter > 0 or rotate > 0:
         target = target.jittered(np.random.default_rng(0 if seed is None else seed), jitter, rotate)
@@ -287,31 +288,32 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
         # lengths exactly, keeping the smoothed directions (no second turn of any bone).
         out = retarget(smooth_time(canonical_tempo(out)),
                        replace(target, rest_angles=None, rotations=None))
-    if shift > 0 or amplitude > 0:
+    if shift > 0 or amplitude > 0 or hand_turn > 0:
         # its own random stream, so adding it leaves the turns and lengths above as they were
         out = randomize_workspace(out, np.random.default_rng([0 if seed is None else seed, 1]),
-                                  shift=shift, amplitude=amplitude)
+                                  shift=shift, amplitude=amplitude, hand_turn=hand_turn)
     return out
 
 
 # -- per-sequence randomisation of the signing space ----------------------------------------------
 def randomize_workspace(pose: PoseSeq, rng: np.random.Generator, *, shift: float = 0.0,
-                        amplitude: float = 0.0, person: int = 0) -> PoseSeq:
-    """Each hand's path moved and stretched by a random amount for this sequence, the arm
-    re-solved so that every bone keeps its length.
+                        amplitude: float = 0.0, hand_turn: float = 0.0, person: int = 0) -> PoseSeq:
+    """Each hand's path moved and stretched by a random amount for this sequence and the hand
+    turned about its wrist, the arm re-solved so that every bone keeps its length.
 
     Per side, the wrist path relative to the shoulder midpoint is moved by ``N(0, shift)``
-    shoulder widths (x and y) and scaled about its own mean by ``exp(N(0, amplitude))``; the
-    hand (the hand component and the body's finger points) moves with its wrist, unturned (hand
-    shape kept), and the elbow is re-solved (two-bone inverse kinematics, the elbow bending to
-    the same side as in the source), so the upper arm and forearm keep their lengths. A wrist
-    out of reach is pulled back onto the reachable circle. Why: where a signer holds their hands
-    and how widely they move (the signing space) is what still singles them out on a canonical
-    skeleton (README ablation), while the sign is the path's shape relative to the body.
+    shoulder widths (x and y) and scaled about its own mean by ``exp(N(0, amplitude))`` (x and y
+    apart); the hand (the hand component and the body's finger points) moves with its wrist and
+    turns rigidly about it by ``N(0, hand_turn)`` degrees (hand shape kept); the elbow is
+    re-solved (two-bone inverse kinematics, bending to the same side as in the source), so the
+    upper arm and forearm keep their lengths. A wrist out of reach is pulled back onto the
+    reachable circle. Why: where a signer holds their hands, how widely they move and how they
+    hold their hand (the signing space) is what still singles them out on a canonical skeleton
+    (README ablation), while the sign is the path's shape and the handshape.
     Only present points move; missing points stay missing. Where the shoulder or elbow is
     missing in a frame, the elbow (if present) and the hand are moved rigidly with the wrist.
     """
-    if shift <= 0 and amplitude <= 0:
+    if shift <= 0 and amplitude <= 0 and hand_turn <= 0:
         return pose
     from signverse.ops.retarget import shoulder_mid, shoulder_width
     lay = get_layout(pose.layout)
@@ -328,7 +330,8 @@ def randomize_workspace(pose: PoseSeq, rng: np.random.Generator, *, shift: float
     for side in ("left", "right"):
         # draws in a fixed order (both sides always draw), so a seed means the same everywhere
         move = shift * rng.standard_normal(2) * unit
-        stretch = float(np.exp(amplitude * rng.standard_normal()))
+        stretch = np.exp(amplitude * rng.standard_normal(2))
+        turn = np.radians(hand_turn) * rng.standard_normal()
         s_i, e_i, w_i = (lay.anchor(f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
         hand = [k for k, n in enumerate(names)
                 if n.startswith(f"{side}_hand.") or n in (f"body.{side}_pinky", f"body.{side}_index",
@@ -374,8 +377,12 @@ def randomize_workspace(pose: PoseSeq, rng: np.random.Generator, *, shift: float
         new_elbow = np.where(rigid[:, None], elbow + delta, new_elbow)
         p[:, e_i] = np.where(np.isfinite(elbow), new_elbow, np.nan)
         delta = np.where(np.isfinite(delta), delta, 0.0)
+        pivot = wrist + delta
+        c, s_ = np.cos(turn), np.sin(turn)
         for k in [w_i] + hand:
-            p[:, k] = p[:, k] + delta                          # NaN stays NaN
+            # the hand turns rigidly about its wrist (its shape kept), then moves with it
+            off = p[:, k] - wrist
+            p[:, k] = pivot + np.stack([c * off[:, 0] - s_ * off[:, 1], s_ * off[:, 0] + c * off[:, 1]], -1)
     return pose.replace(xy=xy.astype(np.float32))
 
 
