@@ -2,8 +2,8 @@
 each costs sign recognition, and which parts of the pose still identify people (an ablation).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/privacy.py [--data ../shared/data/islr]
-        [--rows canonical-dominant,canonical-tempo,canonical-dominant:0:0,canonical-dominant:0.05:10]
-        [--no-ablation] [--figure fingerprint.png] [--cache DIR] [--json]
+        [--rows canonical-space,canonical-dominant,canonical-space:0:10:0.2:0.2:0]
+        [--no-ablation] [--figure fingerprint.png] [--cache DIR] [--json] [--signdw-folds 0,1]
 
 Data: the shared ISLR-MP DEV folder (51 real signers, 1940 sequences, MediaPipe Holistic).
 Re-identification: ``signverse.tasks.privacy.audit`` (every second sequence of each (signer,
@@ -13,8 +13,11 @@ plus the bone-length fingerprint, plus the same probes on the recogniser's own i
 Utility: unseen-signer ISLR top-1, 5 signer-disjoint folds (``kfold_by_signer``), a classical
 classifier (ridge, closed form) on normalised arm and hand trajectories (8 time steps, hand
 shapes relative to the wrist, presence), trained and tested on the original poses and then on
-each row's anonymised ones (train and test both anonymised).
-A row is ``METHOD[:JITTER:ROTATE_DEG]``; the first row that is the default method gets the
+each row's anonymised ones (train and test both anonymised). With ``--signdw-folds``, also the
+toolkit's own recogniser (SignDW, ``signverse train islr`` with the settings pinned below) on
+those folds of the same 5, trained and tested on original, then on each row's anonymised poses
+(about 2.5 CPU minutes per fold and version).
+A row is ``METHOD[:JITTER:ROTATE_DEG[:SHIFT:AMPLITUDE:HAND_TURN_DEG]]``; the first row that is the default method gets the
 targets and the ablation (re-identification from each part of the pose alone and without it).
 """
 from __future__ import annotations
@@ -133,7 +136,8 @@ def _round(d: dict) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "islr"))
-    parser.add_argument("--rows", default=ROWS, help=f"comma-separated METHOD[:JITTER:ROTATE] (default {ROWS})")
+    parser.add_argument("--rows", default=ROWS, help="comma-separated "
+                        f"METHOD[:JITTER:ROTATE[:SHIFT:AMPLITUDE:HAND_TURN]] (default {ROWS})")
     parser.add_argument("--no-ablation", action="store_true", help="skip the per-part ablation")
     parser.add_argument("--figure", help="write the bone-length fingerprint figure (first row) here")
     parser.add_argument("--cache", help="keep decompressed ISLR arrays here between runs")
