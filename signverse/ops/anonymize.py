@@ -257,15 +257,17 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
               rotate: float | None = None, seed: int | None = None, shift: float | None = None,
               amplitude: float | None = None, hand_turn: float | None = None) -> PoseSeq:
     """``pose`` on the canonical skeleton ``target`` (see ``canonical_target``), in its own frame;
-    with ``method="canonical-tempo"`` then re-timed and low-passed, with the default
-    ``"canonical-dominant"`` also mirrored first when the left hand leads (see the module
-    docstring).
+    with ``method="canonical-tempo"`` then re-timed and low-passed, with ``"canonical-dominant"``
+    also mirrored first when the left hand leads, with the default ``"canonical-space"`` then
+    also the signing space randomised (``randomize_workspace``; see the module docstring).
 
     ``jitter`` (e.g. 0.03): each bone length, the face size and the placement scaled by
     ``1 + N(0, jitter)`` for this sequence; ``rotate`` (degrees, e.g. 5): each bone turned by a
     constant ``N(0, rotate)`` for this sequence, blurring a person's habitual posture while the
     movement stays (``seed`` makes both reproducible, None is 0; see ``sequence_seed``).
-    ``rotate=None``: the method's own (``METHOD_ROTATE``: 10 for ``canonical-dominant``, else 0).
+    ``rotate=None``: the method's own (``METHOD_ROTATE``: 10 for ``canonical-dominant`` and
+    ``canonical-space``, else 0). ``shift``, ``amplitude``, ``hand_turn``: the signing-space
+    randomisation (``randomize_workspace``), None for the method's own (``METHOD_SPACE``).
     """
     if method not in METHODS:
         raise SignverseError(f"unknown anonymisation method '{method}' (known: {', '.join(METHODS)})")
@@ -344,9 +346,8 @@ def randomize_workspace(pose: PoseSeq, rng: np.random.Generator, *, shift: float
         mean = np.nanmean(rel, 0) if np.isfinite(rel).any() else None
         if mean is None or not np.isfinite(mean).all():
             continue
-        # frames without a shoulder midpoint move by the sequence's mean offset
-        rel = np.where(np.isfinite(rel), rel, np.nan)
         goal = body + mean + (rel - mean) * stretch + move
+        # frames without a shoulder midpoint: the offset only (no body to stretch about)
         goal = np.where(np.isfinite(body), goal, wrist + move)
         shoulder, elbow = p[:, s_i], p[:, e_i]
         solve = np.isfinite(shoulder).all(-1) & np.isfinite(elbow).all(-1) & np.isfinite(p[:, w_i]).all(-1)
