@@ -24,7 +24,7 @@ Methods:
   the frame-to-frame jitter that is a signature of the person's camera and estimator). Measured
   on the shared ISLR data it lowers re-identification more than the skeleton alone while sign
   recognition by unseen signers loses less (figures in the README privacy section).
-* ``canonical-dominant`` (default): ``canonical-tempo``, with each sequence first mirrored when
+* ``canonical-dominant``: ``canonical-tempo``, with each sequence first mirrored when
   its left hand signs more than its right (``dominant_right``), so the leading hand is always in
   the right-hand slots. Which hand leads singles out left-handers and students whose webcam
   mirrors the image; mirroring per sequence (not per signer) also moves the signers whose lead
