@@ -2,8 +2,8 @@
 each costs sign recognition, and which parts of the pose still identify people (an ablation).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/privacy.py [--data ../shared/data/islr]
-        [--rows canonical-dominant,canonical-tempo,canonical-dominant:0:0,canonical-dominant:0.05:10]
-        [--no-ablation] [--figure fingerprint.png] [--cache DIR] [--json]
+        [--rows canonical-space,canonical-dominant,canonical-space:0:10:0.2:0.2:0]
+        [--no-ablation] [--figure fingerprint.png] [--cache DIR] [--json] [--signdw-folds 0,1]
 
 Data: the shared ISLR-MP DEV folder (51 real signers, 1940 sequences, MediaPipe Holistic).
 Re-identification: ``signverse.tasks.privacy.audit`` (every second sequence of each (signer,
@@ -13,8 +13,11 @@ plus the bone-length fingerprint, plus the same probes on the recogniser's own i
 Utility: unseen-signer ISLR top-1, 5 signer-disjoint folds (``kfold_by_signer``), a classical
 classifier (ridge, closed form) on normalised arm and hand trajectories (8 time steps, hand
 shapes relative to the wrist, presence), trained and tested on the original poses and then on
-each row's anonymised ones (train and test both anonymised).
-A row is ``METHOD[:JITTER:ROTATE_DEG]``; the first row that is the default method gets the
+each row's anonymised ones (train and test both anonymised). With ``--signdw-folds``, also the
+toolkit's own recogniser (SignDW, ``signverse train islr`` with the settings pinned below) on
+those folds of the same 5, trained and tested on original, then on each row's anonymised poses
+(about 2.5 CPU minutes per fold and version).
+A row is ``METHOD[:JITTER:ROTATE_DEG[:SHIFT:AMPLITUDE:HAND_TURN_DEG]]``; the first row that is the default method gets the
 targets and the ablation (re-identification from each part of the pose alone and without it).
 """
 from __future__ import annotations
@@ -39,7 +42,7 @@ from signverse.tasks.splits import kfold_by_signer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STEPS = 8
-ROWS = f"{DEFAULT_METHOD},canonical-tempo,{DEFAULT_METHOD}:0:0,{DEFAULT_METHOD}:0.05:10"
+ROWS = f"{DEFAULT_METHOD},canonical-dominant,canonical-tempo"
 
 
 def sign_features(pose: PoseSeq) -> np.ndarray:
@@ -78,11 +81,52 @@ def islr_top1(features: np.ndarray, data: AuditData, samples, folds: int = 5) ->
     return {"top1": round(correct / total, 4), "per_fold": [round(v, 4) for v in per_fold]}
 
 
-def parse_row(row: str) -> tuple[str, float, float | None]:
-    """``METHOD`` (the method's own rotation) or ``METHOD:JITTER:ROTATE``."""
+# The SignDW yardstick's settings, pinned here (the islr defaults may change elsewhere): the
+# `signverse train islr` default of this version, every training signer, 20 epochs, one thread.
+SIGNDW_MODEL = "signdw-islr"
+SIGNDW_TRAIN = dict(epochs=20, batch_size=32, lr=1e-3, weight_decay=0.05, dev_part=False,
+                    refit_all=False, time_budget_s=0, threads=1)
+SIGNDW_RECIPE = dict(features="shape", canonical=True, tta=0, clip_weight=0.0)
+
+
+def signdw_top1(samples, poses: list[PoseSeq], folds: list[int], data_path: str,
+                n_folds: int = 5) -> dict:
+    """Unseen-signer ISLR top-1 of the toolkit's own recogniser (SignDW, ``signverse train
+    islr`` with the pinned settings above) on signer-disjoint folds ``folds`` of ``n_folds``
+    (the ridge yardstick's folds), trained and tested on ``poses`` (one per sample)."""
+    import tempfile
+
+    import torch
+
+    from signverse.data.sample import Sample
+    from signverse.train.run import evaluate_run, train_task
+    torch.set_num_threads(1)
+    swapped = [Sample(s.sample_id, p, label=s.label, signer=s.signer, video_id=s.video_id,
+                      n_frames=p.n_frames) for s, p in zip(samples, poses)]
+    by_id = {s.sample_id: s for s in swapped}
+    correct, total, per_fold = 0, 0, {}
+    for fold in folds:
+        split = kfold_by_signer(samples, n_folds, fold)
+        test = [by_id[i] for i in split.test]
+        with tempfile.TemporaryDirectory(prefix="privacy_signdw_") as run:
+            train_task("islr", data_path, run, model=SIGNDW_MODEL, seed=0, progress=False,
+                       samples=[by_id[i] for i in split.train], train_overrides=dict(SIGNDW_TRAIN),
+                       recipe_overrides=dict(SIGNDW_RECIPE))
+            res = evaluate_run(run, None, samples=test)
+        per_fold[fold] = round(float(res["top1"]), 4)
+        correct += float(res["top1"]) * len(test)
+        total += len(test)
+        print(f"  SignDW fold {fold}: top-1 {per_fold[fold]}", file=sys.stderr, flush=True)
+    return {"top1": round(correct / total, 4), "per_fold": per_fold}
+
+
+def parse_row(row: str) -> tuple[str, float, float | None, dict]:
+    """``METHOD`` (the method's own randomisation), ``METHOD:JITTER:ROTATE`` or
+    ``METHOD:JITTER:ROTATE:SHIFT:AMPLITUDE:HAND_TURN`` (the signing-space randomisation)."""
     method, *rest = row.split(":")
     jitter, rotate = (float(rest[0]), float(rest[1])) if rest else (0.0, None)
-    return method, jitter, rotate
+    space = dict(zip(("shift", "amplitude", "hand_turn"), (float(v) for v in rest[2:5])))
+    return method, jitter, rotate, space
 
 
 def _round(d: dict) -> dict:
@@ -92,11 +136,15 @@ def _round(d: dict) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "islr"))
-    parser.add_argument("--rows", default=ROWS, help=f"comma-separated METHOD[:JITTER:ROTATE] (default {ROWS})")
+    parser.add_argument("--rows", default=ROWS, help="comma-separated "
+                        f"METHOD[:JITTER:ROTATE[:SHIFT:AMPLITUDE:HAND_TURN]] (default {ROWS})")
     parser.add_argument("--no-ablation", action="store_true", help="skip the per-part ablation")
     parser.add_argument("--figure", help="write the bone-length fingerprint figure (first row) here")
     parser.add_argument("--cache", help="keep decompressed ISLR arrays here between runs")
     parser.add_argument("--json", action="store_true", help="indented JSON instead of the table")
+    parser.add_argument("--signdw-folds", default="",
+                        help="also the SignDW yardstick (signverse train islr, ~2.5 CPU min per fold "
+                             "and version) on these of the 5 signer-disjoint folds, e.g. 0,1")
     args = parser.parse_args()
     from signverse.data.mediapipe import load_islr
     if not Path(args.data).is_dir():
@@ -112,15 +160,19 @@ def main() -> int:
                     "reid_recogniser_input_original": _round(reid_top1(original_rec, data.signers,
                                                                         train, test)),
                     "rows": {}}
+    signdw_folds = [int(f) for f in args.signdw_folds.split(",") if f.strip()]
+    if signdw_folds:
+        result["islr_signdw_settings"] = {"model": SIGNDW_MODEL, **SIGNDW_TRAIN, **SIGNDW_RECIPE}
+        result["islr_signdw_original"] = signdw_top1(samples, data.poses, signdw_folds, args.data)
     result["seconds"] = {"load": round(time.perf_counter() - start, 1)}
     for row in args.rows.split(","):
-        method, jitter, rotate = parse_row(row)
+        method, jitter, rotate, space = parse_row(row)
         began = time.perf_counter()
-        anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate)
+        anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate, **space)
         made = time.perf_counter()
         figures = {"anonymize_seconds": round(made - began, 1)}
         if "audit" not in result:
-            result["audit"] = audit(data, method=method, jitter=jitter, rotate=rotate,
+            result["audit"] = audit(data, method=method, jitter=jitter, rotate=rotate, **space,
                                     figure=args.figure, anonymized=anonymized)
             probes = result["audit"]["reid_top1_by_probe"]["anonymized"]
             figures["fingerprint"] = result["audit"]["fingerprint_top1"]["anonymized"]
@@ -136,10 +188,15 @@ def main() -> int:
         figures["islr"] = islr_top1(rec, data, samples)
         figures["islr_drop"] = round(result["islr_original"]["top1"] - figures["islr"]["top1"], 4)
         figures["ratio"] = round(figures["reid"] / result["audit"]["reid_top1"]["normalized"], 4)
+        if signdw_folds:
+            figures["islr_signdw"] = signdw_top1(samples, anonymized, signdw_folds, args.data)
+            figures["islr_signdw_drop"] = round(result["islr_signdw_original"]["top1"]
+                                                - figures["islr_signdw"]["top1"], 4)
         result["rows"][row] = figures
         # progress on stderr: a long run under contention still shows what it has measured
         print(f"{row}: {json.dumps(figures, allow_nan=False)}", file=sys.stderr, flush=True)
-        if method == DEFAULT_METHOD and not jitter and rotate is None and "targets" not in result:
+        if method == DEFAULT_METHOD and not jitter and rotate is None and not space \
+                and "targets" not in result:
             result["targets"] = {"row": row, "reid_anonymized_over_normalized": figures["ratio"],
                                  "reid_target_met": figures["ratio"] <= 0.5,
                                  "islr_drop": figures["islr_drop"],
@@ -179,6 +236,12 @@ def table(result: dict) -> str:
              f"{result['reid_recogniser_input_original']['best']}", "",
              "| row | re-id (ridge a10 / a1 / 1-NN) | / normalized | fingerprint | re-id from recogniser input | ISLR top-1 (drop) | anonymise s |",
              "|---|---|---|---|---|---|---|"]
+    if "islr_signdw_original" in result:
+        sd = result["islr_signdw_original"]
+        lines.insert(1, f"SignDW yardstick (folds {', '.join(map(str, sd['per_fold']))} of 5): "
+                        f"original top-1 {sd['top1']}; per row: "
+                        + "; ".join(f"{row} {f['islr_signdw']['top1']} ({-f['islr_signdw_drop']:+.3f})"
+                                    for row, f in result["rows"].items()))
     for row, f in result["rows"].items():
         p = f["reid_by_probe"]
         lines.append(f"| {row} | {f['reid']:.3f} ({p['ridge']:.3f} / {p['ridge_a1']:.3f} / "

@@ -13,9 +13,13 @@ def register(sub) -> None:
                     "JSON, ISLR npz folder). Missing points stay missing.")
     p.add_argument("src", metavar="SRC")
     p.add_argument("dst", metavar="DST")
-    p.add_argument("--method", default="canonical-dominant",
-                   choices=("canonical-dominant", "canonical-tempo", "canonical"),
-                   help="canonical-dominant (default): canonical-tempo, each sequence mirrored "
+    p.add_argument("--method", default="canonical-space",
+                   choices=("canonical-space", "canonical-dominant", "canonical-tempo", "canonical"),
+                   help="canonical-space (default): canonical-dominant, then per sequence each "
+                        "hand's path moved and stretched by seeded random amounts and the hand "
+                        "turned about its wrist (see --shift, --amplitude, --hand-turn), the arm "
+                        "re-solved with its bone lengths kept; "
+                        "canonical-dominant: canonical-tempo, each sequence mirrored "
                         "when its left hand leads (the dominant hand always in the right-hand "
                         "slots) and every bone turned by a seeded random angle per sequence (10 "
                         "degrees, see --rotate); canonical-tempo: the skeleton, then tracking jitter (1/6 s "
@@ -25,7 +29,16 @@ def register(sub) -> None:
                    help="per-sequence random scaling of bone lengths and placement, e.g. 0.05")
     p.add_argument("--rotate", type=float, default=None, metavar="DEG",
                    help="per-sequence constant random turn of every bone, in degrees (default: "
-                        "10 for canonical-dominant, 0 for the others)")
+                        "10 for canonical-space and canonical-dominant, 0 for the others)")
+    p.add_argument("--shift", type=float, default=None, metavar="SW",
+                   help="per-sequence random offset of each hand's path in shoulder widths, the arm "
+                        "re-solved (default: 0.2 for canonical-space, 0 for the others)")
+    p.add_argument("--amplitude", type=float, default=None, metavar="F",
+                   help="per-sequence random scaling of each hand's movement in x and y, "
+                        "exp(N(0, F)) (default: 0.2 for canonical-space, 0 for the others)")
+    p.add_argument("--hand-turn", type=float, default=None, metavar="DEG",
+                   help="per-sequence random turn of each whole hand about its wrist, degrees "
+                        "(default: 12 for canonical-space, 0 for the others)")
     p.add_argument("--seed", type=int, default=0, help="seed of the per-sequence randomisation")
     p.add_argument("--canonical", metavar="JSON", help="use this saved canonical skeleton")
     p.add_argument("--save-canonical", metavar="JSON", help="save the canonical skeleton here")
@@ -37,7 +50,9 @@ def run(args) -> int:
 
     from signverse.io.anonymize import anonymize_path
     report = anonymize_path(args.src, args.dst, method=args.method, jitter=args.jitter,
-                            rotate=args.rotate, seed=args.seed, canonical=args.canonical,
+                            rotate=args.rotate, seed=args.seed, shift=args.shift,
+                            amplitude=args.amplitude, hand_turn=args.hand_turn,
+                            canonical=args.canonical,
                             save_canonical=args.save_canonical)
     print(f"anonymised {report.sequences} sequence(s) into {len(report.written)} output(s) in {args.dst}")
     for failure in report.failures:

@@ -15,12 +15,18 @@ def register(sub) -> None:
     a.add_argument("data", metavar="DATA")
     a.add_argument("--json", action="store_true", help="print the result as JSON")
     a.add_argument("--figure", metavar="PNG", help="write the bone-length fingerprint figure here")
-    a.add_argument("--method", default="canonical-dominant",
-                   choices=("canonical-dominant", "canonical-tempo", "canonical"),
+    a.add_argument("--method", default="canonical-space",
+                   choices=("canonical-space", "canonical-dominant", "canonical-tempo", "canonical"),
                    help="anonymisation method (see anonymize)")
     a.add_argument("--jitter", type=float, default=0.0, help="anonymisation jitter (see anonymize)")
     a.add_argument("--rotate", type=float, default=None,
                    help="anonymisation rotation, degrees (default: the method's, see anonymize)")
+    a.add_argument("--shift", type=float, default=None,
+                   help="anonymisation signing-space shift, shoulder widths (see anonymize)")
+    a.add_argument("--amplitude", type=float, default=None,
+                   help="anonymisation movement-amplitude randomisation (see anonymize)")
+    a.add_argument("--hand-turn", type=float, default=None,
+                   help="anonymisation hand turn, degrees (see anonymize)")
     a.set_defaults(handler=run)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
@@ -32,6 +38,7 @@ def run(args) -> int:
     data = load_audit_data(args.data)
     try:
         result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate,
+                       shift=args.shift, amplitude=args.amplitude, hand_turn=args.hand_turn,
                        figure=args.figure)
     except InputError:
         raise

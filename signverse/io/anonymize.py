@@ -38,19 +38,25 @@ def same_kind(src: Path) -> str:
     return {"folder": "pose", "release": "signverse2m", "corpus": "corpus"}[kind]
 
 
-def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical-dominant",
+def anonymize_path(src: str | Path, dst: str | Path, *, method: str | None = None,
                    jitter: float = 0.0, rotate: float | None = None, seed: int = 0,
+                   shift: float | None = None, amplitude: float | None = None,
+                   hand_turn: float | None = None,
                    canonical: str | Path | None = None,
                    save_canonical: str | Path | None = None) -> AnonymizeReport:
     """Anonymise every sequence under ``src`` into ``dst`` (see the module docstring).
     ``canonical``: a skeleton saved earlier (``save_canonical``) instead of measuring ``src``."""
     from signverse.data.mediapipe import is_islr_folder
+    from signverse.ops.anonymize import DEFAULT_METHOD
+    method = method or DEFAULT_METHOD
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise InputError(dst, "is the source; write the anonymised copy elsewhere")
     if is_islr_folder(src):
         return _anonymize_islr(src, dst, method=method, jitter=jitter, rotate=rotate, seed=seed,
-                               canonical=canonical, save_canonical=save_canonical)
+                               space=dict(shift=shift, amplitude=amplitude, hand_turn=hand_turn),
+                               canonical=canonical,
+                               save_canonical=save_canonical)
     from signverse.ops.anonymize import anonymize, canonical_target, load_target, save_target, sequence_seed
     from signverse.layouts import convert, get_layout
     report = AnonymizeReport()
@@ -88,6 +94,7 @@ def anonymize_path(src: str | Path, dst: str | Path, *, method: str = "canonical
             layout = target_layout
         report.sequences += 1
         return anonymize(pose, targets[layout], method=method, jitter=jitter, rotate=rotate,
+                         shift=shift, amplitude=amplitude, hand_turn=hand_turn,
                          seed=sequence_seed(item.name, seed))
 
     from signverse.io.transcode import convert_path
@@ -107,7 +114,7 @@ def _unique(failures: list[Failure]) -> list[Failure]:
     return out
 
 
-def _anonymize_islr(src: Path, dst: Path, *, method, jitter, rotate, seed, canonical,
+def _anonymize_islr(src: Path, dst: Path, *, method, jitter, rotate, seed, space, canonical,
                     save_canonical) -> AnonymizeReport:
     """ISLR folder -> ISLR folder: same files, same arrays, keypoints on the canonical skeleton
     (x, y anonymised; z, which cannot be retargeted in 2D, written as 0; visibility kept)."""
@@ -142,7 +149,8 @@ def _anonymize_islr(src: Path, dst: Path, *, method, jitter, rotate, seed, canon
             out = []
             for arr, sid in zip(arrays, seq_ids):
                 pose = anonymize(vectors_to_pose(arr), target, method=method, jitter=jitter,
-                                 rotate=rotate, seed=sequence_seed(f"{f.stem}/{sid}", seed))
+                                 rotate=rotate, seed=sequence_seed(f"{f.stem}/{sid}", seed),
+                                 **space)
                 out.append(pose_to_vectors(pose).astype(np.float16))
                 report.sequences += 1
             lengths = {len(a) for a in out}

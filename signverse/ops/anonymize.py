@@ -24,7 +24,7 @@ Methods:
   the frame-to-frame jitter that is a signature of the person's camera and estimator). Measured
   on the shared ISLR data it lowers re-identification more than the skeleton alone while sign
   recognition by unseen signers loses less (figures in the README privacy section).
-* ``canonical-dominant`` (default): ``canonical-tempo``, with each sequence first mirrored when
+* ``canonical-dominant``: ``canonical-tempo``, with each sequence first mirrored when
   its left hand signs more than its right (``dominant_right``), so the leading hand is always in
   the right-hand slots. Which hand leads singles out left-handers and students whose webcam
   mirrors the image; mirroring per sequence (not per signer) also moves the signers whose lead
@@ -51,13 +51,17 @@ from signverse.ops.retarget import Target, measure, retarget
 from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
-METHODS = ("canonical-dominant", "canonical-tempo", "canonical")
-DEFAULT_METHOD = "canonical-dominant"
+METHODS = ("canonical-space", "canonical-dominant", "canonical-tempo", "canonical")
+DEFAULT_METHOD = "canonical-space"
 # Per-sequence constant random turn of every bone (degrees, standard deviation) each method
 # applies unless told otherwise: ``canonical-dominant`` blurs habitual posture by 10 degrees
 # (measured on the shared ISLR data, after mirroring: re-identification 0.650 without a turn,
 # 0.616 with 5 degrees, 0.555 with 10, for ISLR top-1 0.671, 0.667, 0.665).
-METHOD_ROTATE = {"canonical-dominant": 10.0}
+METHOD_ROTATE = {"canonical-dominant": 10.0, "canonical-space": 10.0}
+# Per-sequence randomisation of the signing space (``randomize_workspace``) each method applies
+# unless told otherwise: (shift in shoulder widths, amplitude as a log-scale standard deviation,
+# hand turn in degrees), chosen on the shared ISLR data (README privacy section).
+METHOD_SPACE = {"canonical-space": (0.2, 0.2, 12.0)}
 # Low-pass window of ``canonical-tempo`` in seconds (5 frames at 30 fps).
 SMOOTH_SECONDS = 1 / 6
 
@@ -241,39 +245,146 @@ def method_rotate(method: str, rotate: float | None = None) -> float:
     return float(METHOD_ROTATE.get(method, 0.0) if rotate is None else rotate)
 
 
+def method_space(method: str, shift: float | None = None, amplitude: float | None = None,
+                 hand_turn: float | None = None) -> tuple[float, float, float]:
+    """The signing-space randomisation (shift, amplitude, hand turn) ``method`` applies: the
+    given values, else the method's defaults (``METHOD_SPACE``; 0 for methods without one)."""
+    own = METHOD_SPACE.get(method, (0.0, 0.0, 0.0))
+    return tuple(float(o if v is None else v) for o, v in zip(own, (shift, amplitude, hand_turn)))
+
+
 def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, jitter: float = 0.0,
-              rotate: float | None = None, seed: int | None = None) -> PoseSeq:
+              rotate: float | None = None, seed: int | None = None, shift: float | None = None,
+              amplitude: float | None = None, hand_turn: float | None = None) -> PoseSeq:
     """``pose`` on the canonical skeleton ``target`` (see ``canonical_target``), in its own frame;
-    with ``method="canonical-tempo"`` then re-timed and low-passed, with the default
-    ``"canonical-dominant"`` also mirrored first when the left hand leads (see the module
-    docstring).
+    with ``method="canonical-tempo"`` then re-timed and low-passed, with ``"canonical-dominant"``
+    also mirrored first when the left hand leads, with the default ``"canonical-space"`` then
+    also the signing space randomised (``randomize_workspace``; see the module docstring).
 
     ``jitter`` (e.g. 0.03): each bone length, the face size and the placement scaled by
     ``1 + N(0, jitter)`` for this sequence; ``rotate`` (degrees, e.g. 5): each bone turned by a
     constant ``N(0, rotate)`` for this sequence, blurring a person's habitual posture while the
     movement stays (``seed`` makes both reproducible, None is 0; see ``sequence_seed``).
-    ``rotate=None``: the method's own (``METHOD_ROTATE``: 10 for ``canonical-dominant``, else 0).
+    ``rotate=None``: the method's own (``METHOD_ROTATE``: 10 for ``canonical-dominant`` and
+    ``canonical-space``, else 0). ``shift``, ``amplitude``, ``hand_turn``: the signing-space
+    randomisation (``randomize_workspace``), None for the method's own (``METHOD_SPACE``).
     """
     if method not in METHODS:
         raise SignverseError(f"unknown anonymisation method '{method}' (known: {', '.join(METHODS)})")
     rotate = method_rotate(method, rotate)
-    if jitter < 0 or rotate < 0:
-        raise SignverseError(f"jitter and rotate must be >= 0, got {jitter} and {rotate}")
+    shift, amplitude, hand_turn = method_space(method, shift, amplitude, hand_turn)
+    if min(jitter, rotate, shift, amplitude, hand_turn) < 0:
+        raise SignverseError(f"jitter, rotate, shift, amplitude and hand_turn must be >= 0, got "
+                             f"{jitter}, {rotate}, {shift}, {amplitude} and {hand_turn}")
     target = replace(target, frame=None)
     if jitter > 0 or rotate > 0:
         target = target.jittered(np.random.default_rng(0 if seed is None else seed), jitter, rotate)
-    if method == "canonical-dominant":
+    if method in ("canonical-dominant", "canonical-space"):
         # Mirrored before retargeting, so the output's bones still have the canonical lengths.
         pose = dominant_right(pose)
     out = retarget(pose, target)
-    if method in ("canonical-tempo", "canonical-dominant"):
+    if method != "canonical":
         # After retargeting (measured: re-timing and smoothing the source first cost 0.016 more
         # ISLR top-1 on the shared data). Both steps average neighbouring frames, which shortens
         # a turning bone a little (the chord): retargeting once more restores the canonical
         # lengths exactly, keeping the smoothed directions (no second turn of any bone).
         out = retarget(smooth_time(canonical_tempo(out)),
                        replace(target, rest_angles=None, rotations=None))
+    if shift > 0 or amplitude > 0 or hand_turn > 0:
+        # its own random stream, so adding it leaves the turns and lengths above as they were
+        out = randomize_workspace(out, np.random.default_rng([0 if seed is None else seed, 1]),
+                                  shift=shift, amplitude=amplitude, hand_turn=hand_turn)
     return out
+
+
+# -- per-sequence randomisation of the signing space ----------------------------------------------
+def randomize_workspace(pose: PoseSeq, rng: np.random.Generator, *, shift: float = 0.0,
+                        amplitude: float = 0.0, hand_turn: float = 0.0, person: int = 0) -> PoseSeq:
+    """Each hand's path moved and stretched by a random amount for this sequence and the hand
+    turned about its wrist, the arm re-solved so that every bone keeps its length.
+
+    Per side, the wrist path relative to the shoulder midpoint is moved by ``N(0, shift)``
+    shoulder widths (x and y) and scaled about its own mean by ``exp(N(0, amplitude))`` (x and y
+    apart); the hand (the hand component and the body's finger points) moves with its wrist and
+    turns rigidly about it by ``N(0, hand_turn)`` degrees (hand shape kept); the elbow is
+    re-solved (two-bone inverse kinematics, bending to the same side as in the source), so the
+    upper arm and forearm keep their lengths. A wrist out of reach is pulled back onto the
+    reachable circle. Why: where a signer holds their hands, how widely they move and how they
+    hold their hand (the signing space) is what still singles them out on a canonical skeleton
+    (README ablation), while the sign is the path's shape and the handshape.
+    Only present points move; missing points stay missing. Where the shoulder or elbow is
+    missing in a frame, the elbow (if present) and the hand are moved rigidly with the wrist.
+    """
+    if shift <= 0 and amplitude <= 0 and hand_turn <= 0:
+        return pose
+    from signverse.ops.retarget import shoulder_mid, shoulder_width
+    lay = get_layout(pose.layout)
+    needed = [f"{s}_{j}" for s in ("left", "right") for j in ("shoulder", "elbow", "wrist")]
+    if not all(lay.has_anchor(n) for n in needed):
+        return pose
+    xy = pose.xy.astype(np.float64)
+    p = xy[:, person]                                          # [T, K, 2], a view into xy
+    unit = _nanmedian(shoulder_width(pose, lay)[:, person])
+    if not (np.isfinite(unit) and unit > 0):
+        return pose
+    body = shoulder_mid(pose, lay)[:, person]                  # [T, 2]
+    names = lay.point_names
+    for side in ("left", "right"):
+        # draws in a fixed order (both sides always draw), so a seed means the same everywhere
+        move = shift * rng.standard_normal(2) * unit
+        stretch = np.exp(amplitude * rng.standard_normal(2))
+        turn = np.radians(hand_turn) * rng.standard_normal()
+        s_i, e_i, w_i = (lay.anchor(f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
+        hand = [k for k, n in enumerate(names)
+                if n.startswith(f"{side}_hand.") or n in (f"body.{side}_pinky", f"body.{side}_index",
+                                                           f"body.{side}_thumb")]
+        hand_wrist = names.index(f"{side}_hand.wrist") if f"{side}_hand.wrist" in names else None
+        wrist = p[:, w_i].copy()
+        if hand_wrist is not None:                             # body wrist missing: the hand's
+            wrist = np.where(np.isfinite(wrist), wrist, p[:, hand_wrist])
+        rel = wrist - body
+        mean = np.nanmean(rel, 0) if np.isfinite(rel).any() else None
+        if mean is None or not np.isfinite(mean).all():
+            continue
+        goal = body + mean + (rel - mean) * stretch + move
+        # frames without a shoulder midpoint: the offset only (no body to stretch about)
+        goal = np.where(np.isfinite(body), goal, wrist + move)
+        shoulder, elbow = p[:, s_i], p[:, e_i]
+        solve = np.isfinite(shoulder).all(-1) & np.isfinite(elbow).all(-1) & np.isfinite(p[:, w_i]).all(-1)
+        new_elbow = elbow.copy()
+        if solve.any():
+            upper = np.linalg.norm(elbow - shoulder, axis=-1)
+            fore = np.linalg.norm(p[:, w_i] - elbow, axis=-1)
+            reach = goal - shoulder
+            dist = np.linalg.norm(reach, axis=-1)
+            lo, hi = np.abs(upper - fore) * 1.001 + 1e-9, (upper + fore) * 0.999
+            clipped = np.clip(dist, lo, hi)
+            direction = reach / np.where(dist > 1e-12, dist, 1.0)[:, None]
+            direction = np.where((dist > 1e-12)[:, None], direction, np.array([0.0, 1.0]))
+            goal = np.where(solve[:, None], shoulder + direction * clipped[:, None], goal)
+            # the elbow bends to the side it bent to in the source
+            src_reach = p[:, w_i] - shoulder
+            cross = src_reach[:, 0] * (elbow - shoulder)[:, 1] - src_reach[:, 1] * (elbow - shoulder)[:, 0]
+            bend = np.where(cross < 0, -1.0, 1.0)
+            cos_a = np.clip((upper ** 2 + clipped ** 2 - fore ** 2) /
+                            np.maximum(2 * upper * clipped, 1e-12), -1.0, 1.0)
+            angle = bend * np.arccos(cos_a)
+            c, s_ = np.cos(angle), np.sin(angle)
+            turned = np.stack([c * direction[:, 0] - s_ * direction[:, 1],
+                               s_ * direction[:, 0] + c * direction[:, 1]], -1)
+            new_elbow = np.where(solve[:, None], shoulder + turned * upper[:, None], elbow)
+        delta = goal - wrist                                   # [T, 2]: how far the hand moves
+        rigid = ~solve & np.isfinite(delta).all(-1) & ~np.isfinite(shoulder).all(-1)
+        new_elbow = np.where(rigid[:, None], elbow + delta, new_elbow)
+        p[:, e_i] = np.where(np.isfinite(elbow), new_elbow, np.nan)
+        delta = np.where(np.isfinite(delta), delta, 0.0)
+        pivot = wrist + delta
+        c, s_ = np.cos(turn), np.sin(turn)
+        for k in [w_i] + hand:
+            # the hand turns rigidly about its wrist (its shape kept), then moves with it
+            off = p[:, k] - wrist
+            p[:, k] = pivot + np.stack([c * off[:, 0] - s_ * off[:, 1], s_ * off[:, 0] + c * off[:, 1]], -1)
+    return pose.replace(xy=xy.astype(np.float32))
 
 
 # -- saving the canonical skeleton (so another corpus can be put on the same one) ----------------

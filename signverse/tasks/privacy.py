@@ -59,13 +59,14 @@ def _safe(value: float) -> float | None:
 
 
 def anonymize_all(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
-                  rotate: float | None = None) -> list[PoseSeq]:
+                  rotate: float | None = None, shift: float | None = None,
+                  amplitude: float | None = None, hand_turn: float | None = None) -> list[PoseSeq]:
     """Every pose of ``data`` on the canonical skeleton of ``data`` (signers weigh equally)."""
     from signverse.ops.anonymize import DEFAULT_METHOD, anonymize, canonical_target, sequence_seed
     names = data.names if len(data.names) == len(data.poses) else [str(i) for i in range(len(data.poses))]
     target = canonical_target(data.poses, groups=data.signers)
     return [anonymize(p, target, method=method or DEFAULT_METHOD, jitter=jitter, rotate=rotate,
-                      seed=sequence_seed(n))
+                      shift=shift, amplitude=amplitude, hand_turn=hand_turn, seed=sequence_seed(n))
             for p, n in zip(data.poses, names)]
 
 
@@ -76,13 +77,13 @@ def version_features(poses: Sequence[PoseSeq]) -> np.ndarray:
 
 
 def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
-          rotate: float | None = None, figure: str | Path | None = None,
-          anonymized: list[PoseSeq] | None = None) -> dict:
+          rotate: float | None = None, shift: float | None = None, amplitude: float | None = None,
+          hand_turn: float | None = None, figure: str | Path | None = None, anonymized: list[PoseSeq] | None = None) -> dict:
     """Re-identification top-1 on raw / normalized / anonymized data, with chance, the per-probe
     figures and the bone-length fingerprint; strict JSON (null for what could not be measured).
     ``anonymized``: the anonymised poses if already made (else ``anonymize_all``)."""
     from signverse.metrics.privacy import bone_ratio_fingerprint, reid_top1, split_per_signer
-    from signverse.ops.anonymize import DEFAULT_METHOD, method_rotate
+    from signverse.ops.anonymize import DEFAULT_METHOD, method_rotate, method_space
     from signverse.ops.normalize import normalize
 
     method = method or DEFAULT_METHOD
@@ -95,7 +96,8 @@ def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
         raise SignverseError(f"re-identification needs at least 2 signers with 2 or more sequences "
                              f"each; found {len(signers_tested)}")
     if anonymized is None:
-        anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate)
+        anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate, shift=shift,
+                                   amplitude=amplitude, hand_turn=hand_turn)
 
     def frame_units(pose: PoseSeq) -> PoseSeq:
         return pose.replace(xy=pose.xy / np.array([pose.width, pose.height], np.float32))
@@ -125,7 +127,9 @@ def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
                                for k, v in probes.items()},
         "fingerprint_top1": {k: _safe(v["best"]) for k, v in fingerprint.items()},
         "anonymization": {"method": method, "jitter": jitter,
-                          "rotate_deg": method_rotate(method, rotate)},
+                          "rotate_deg": method_rotate(method, rotate),
+                          **dict(zip(("shift", "amplitude", "hand_turn_deg"),
+                                     method_space(method, shift, amplitude, hand_turn)))},
         "n_train": int(len(train)), "n_test": int(len(test)),
     }
     if figure is not None:

@@ -106,3 +106,23 @@ def test_anonymize_folder_of_mixed_layouts(tmp_path):
     own = measure(poses[3])
     arm = get_layout("coco-wholebody").anchor("left_elbow")
     assert abs(target.lengths[arm] - own.lengths[arm]) > 0.05
+
+
+def test_anonymize_signing_space_options_are_seeded_and_keep_the_skeleton(tmp_path):
+    """``--shift`` / ``--amplitude`` (the signing-space randomisation) reach the output: the same
+    seed writes the same file, another seed another one, bone lengths stay canonical and no
+    point is invented."""
+    pose = signer_sequence("dwpose", 0, 0)
+    src = tmp_path / "one.pose"
+    signverse.write_pose(pose, src)
+    canon = tmp_path / "canonical.json"
+    outs = []
+    for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        out = tmp_path / f"{name}.pose"
+        assert main(["anonymize", str(src), str(out), "--method", "canonical-space", "--shift", "0.2",
+                     "--amplitude", "0.2", "--seed", seed, "--save-canonical", str(canon)]) == 0
+        outs.append(signverse.read_pose(out))
+    assert np.array_equal(outs[0].xy, outs[1].xy, equal_nan=True)
+    assert not np.allclose(outs[0].xy, outs[2].xy, equal_nan=True)
+    assert np.array_equal(outs[0].valid, pose.valid)
+    assert np.max(bone_length_error(outs[0], load_target(canon))) < 1e-3

@@ -146,9 +146,9 @@ def test_default_method_puts_the_leading_hand_right_with_canonical_bones():
     right = arm_on_path(np.linspace(0, 1, 12))
     left = flip(right)
     target = canonical_target([right, left])
-    assert DEFAULT_METHOD == "canonical-dominant"
+    assert DEFAULT_METHOD == "canonical-space"
     for src in (right, left):
-        out = anonymize(src, target)
+        out = anonymize(src, target, method="canonical-dominant")
         assert hand_activity(out, "right") > hand_activity(out, "left")
         assert np.max(bone_length_error(out, target)) < 1e-4
         assert np.array_equal(np.isnan(out.xy[..., 0]).all(0), np.isnan(right.xy[..., 0]).all(0))
@@ -157,8 +157,8 @@ def test_default_method_puts_the_leading_hand_right_with_canonical_bones():
 
 
 def test_default_method_turns_each_sequence_a_little_and_reproducibly():
-    """``canonical-dominant`` applies its own per-sequence turn (``METHOD_ROTATE``)
-    unless told ``rotate=0``; the same seed gives the same output, another seed another turn;
+    """``canonical-dominant`` (and ``canonical-space``) applies its own per-sequence turn
+    (``METHOD_ROTATE``) unless told ``rotate=0``; the same seed gives the same output, another seed another turn;
     the other methods turn nothing unless asked."""
     from signverse.ops.anonymize import METHOD_ROTATE, canonical_target, method_rotate
     from signverse.ops.retarget import bone_vectors
@@ -181,3 +181,76 @@ def test_default_method_turns_each_sequence_a_little_and_reproducibly():
     tempo = anonymize(src, target, method="canonical-tempo", seed=3)
     assert np.allclose(tempo.xy, anonymize(src, target, method="canonical-tempo", seed=4).xy,
                        equal_nan=True)
+
+
+def arm_and_hand(times: np.ndarray) -> PoseSeq:
+    """``arm_on_path`` with a right hand (its wrist on the body's wrist, four finger points in a
+    fixed shape around it); the elbow is missing in frame 3, one fingertip in frame 5."""
+    lay = get_layout(LAYOUT)
+    pose = arm_on_path(times)
+    xy = pose.xy.astype(np.float64)
+    wrist = xy[:, 0, lay.anchor("right_wrist")]
+    hand = lay.slice("right_hand")
+    for j, offset in enumerate([(0, 0), (-10, 15), (0, 25), (8, 22), (12, 12)]):
+        xy[:, 0, hand.start + j] = wrist + offset
+    xy[3, 0, lay.anchor("right_elbow")] = np.nan
+    xy[5, 0, hand.start + 2] = np.nan
+    xy = xy.astype(np.float32)
+    return pose.replace(xy=xy, conf=np.isfinite(xy[..., 0]).astype(np.float32))
+
+
+def test_randomize_workspace_moves_the_hand_and_keeps_bones_shape_and_missing_points():
+    """The signing-space randomisation moves each hand's path (here by a few tenths of a
+    shoulder width), re-solves the arm so every bone keeps its canonical length, keeps the
+    hand's shape relative to its wrist, leaves the shoulders where they were and invents no
+    point."""
+    from signverse.ops.anonymize import canonical_target, randomize_workspace
+    from signverse.ops.retarget import bone_length_error
+    lay = get_layout(LAYOUT)
+    src = arm_and_hand(np.linspace(0, 1, 12))
+    target = canonical_target([src])
+    base = anonymize(src, target, method="canonical-tempo")
+    out = randomize_workspace(base, np.random.default_rng(0), shift=0.3, amplitude=0.3, hand_turn=20)
+    assert np.array_equal(np.isnan(out.xy), np.isnan(base.xy))
+    assert np.max(bone_length_error(out, target)) < 1e-3
+    wrist, hand = lay.anchor("right_wrist"), lay.slice("right_hand")
+    unit = np.linalg.norm(base.xy[0, 0, lay.anchor("left_shoulder")] - base.xy[0, 0, lay.anchor("right_shoulder")])
+    moved = np.linalg.norm(out.xy[:, 0, wrist] - base.xy[:, 0, wrist], axis=-1) / unit
+    assert 0.05 < np.nanmedian(moved) < 1.5
+    def shape(p):      # distances between the hand's points: the hand shape, turn or not
+        pts = p.xy[:, 0, hand][:, :5].astype(np.float64)
+        return np.linalg.norm(pts[:, :, None] - pts[:, None], axis=-1)
+    assert np.allclose(shape(out), shape(base), atol=1e-3, equal_nan=True)
+    kept = randomize_workspace(base, np.random.default_rng(0), shift=0.3, amplitude=0.3)
+    assert np.allclose((kept.xy[:, 0, hand] - kept.xy[:, 0, hand.start, None])[:, :5],
+                       (base.xy[:, 0, hand] - base.xy[:, 0, hand.start, None])[:, :5],
+                       atol=1e-3, equal_nan=True)               # no turn: not even the direction
+    assert not np.allclose(out.xy[:, 0, hand], kept.xy[:, 0, hand], equal_nan=True)
+    for name in ("left_shoulder", "right_shoulder"):
+        assert np.array_equal(out.xy[:, 0, lay.anchor(name)], base.xy[:, 0, lay.anchor(name)])
+    assert randomize_workspace(base, np.random.default_rng(0), shift=0.0, amplitude=0.0) is base
+
+
+def test_canonical_space_method_is_seeded_and_keeps_the_canonical_skeleton():
+    """``canonical-space`` (the default) is ``canonical-dominant`` plus its own signing-space
+    randomisation (``METHOD_SPACE``), reproducible per seed; switched off it is
+    ``canonical-dominant``."""
+    from signverse.ops.anonymize import METHOD_SPACE, canonical_target, method_space
+    from signverse.ops.retarget import bone_length_error
+    assert method_space("canonical-space") == METHOD_SPACE["canonical-space"]
+    assert min(method_space("canonical-space")) > 0
+    assert method_space("canonical-dominant") == (0.0, 0.0, 0.0)
+    src = arm_and_hand(np.linspace(0, 1, 12))
+    target = canonical_target([src])
+    a, b = anonymize(src, target, seed=3), anonymize(src, target, method="canonical-space", seed=3)
+    assert np.array_equal(a.xy, b.xy, equal_nan=True)
+    assert not np.allclose(a.xy, anonymize(src, target, method="canonical-space", seed=4).xy,
+                           equal_nan=True)
+    assert np.max(bone_length_error(a, target)) < 1e-3
+    dominant = anonymize(src, target, method="canonical-dominant", seed=3)
+    assert np.array_equal(np.isnan(a.xy), np.isnan(dominant.xy))
+    assert not np.allclose(a.xy, dominant.xy, equal_nan=True)
+    off = anonymize(src, target, method="canonical-space", shift=0, amplitude=0, hand_turn=0, seed=3)
+    assert np.array_equal(off.xy, dominant.xy, equal_nan=True)
+    with pytest.raises(SignverseError, match=">= 0"):
+        anonymize(src, target, method="canonical-space", shift=-1)
