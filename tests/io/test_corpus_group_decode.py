@@ -47,7 +47,11 @@ def test_whole_and_single_row_decoding_give_the_reference_bits(monkeypatch, use_
     assert not np.shares_memory(whole[0][0], whole[1][0]) and not np.shares_memory(whole[0][1], whole[1][1])
 
 
-def test_a_group_read_of_several_row_groups_and_a_hostile_row_among_good_ones():
+@pytest.mark.parametrize("use_kernel", [True, False])
+def test_a_group_read_of_several_row_groups_and_a_hostile_row_among_good_ones(monkeypatch, use_kernel):
+    if use_kernel:
+        pytest.importorskip("numba")
+    monkeypatch.setattr(codec, "USE_KERNEL", use_kernel)
     poses = [make_pose(12, 1, seed=i) for i in range(4)]
     rows, table = _table(poses)
     rows[2]["n_frames"] = 2 ** 31 - 1      # claims ~275 billion values from a 12-frame payload
@@ -55,8 +59,9 @@ def test_a_group_read_of_several_row_groups_and_a_hostile_row_among_good_ones():
     assert bad.column("xy").num_chunks > 1
     pr = PoseRows(bad, "shard.parquet")
     assert list(pr.group.ok) == [True, True, False, True]
-    for i in (0, 1, 3):
+    for i in (0, 1, 3):   # one chunk each way: whole (streaming) and alone (random access)
         assert pr.arrays(i)[0].tobytes() == _reference(rows[i])[0].tobytes()
+        assert pr.arrays(i, only=True)[1].tobytes() == _reference(rows[i])[1].tobytes()
     with pytest.raises(InputError, match="c2") as info:
         pr.arrays(2)
     assert "\n" not in str(info.value)

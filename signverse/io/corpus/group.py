@@ -37,6 +37,22 @@ def _binary(array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return offsets, readonly(data), valid
 
 
+def _payload(column) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray, np.ndarray | None]:
+    """Per row: start in its chunk's bytes, size, and chunk number; the chunks' bytes; the
+    validity mask (None: no nulls), of a (chunked) pyarrow binary column."""
+    parts = [_binary(chunk) for chunk in column.chunks] if column.num_chunks else [_binary(column.combine_chunks())]
+    if len(parts) == 1:
+        offsets, data, valid = parts[0]
+        return offsets[:-1], np.diff(offsets), [data], np.zeros(len(offsets) - 1, np.intp), valid
+    starts = np.concatenate([offsets[:-1] for offsets, _, _ in parts])
+    sizes = np.concatenate([np.diff(offsets) for offsets, _, _ in parts])
+    chunk = np.repeat(np.arange(len(parts)), [len(offsets) - 1 for offsets, _, _ in parts])
+    valid = None
+    if any(v is not None for _, _, v in parts):
+        valid = np.concatenate([v if v is not None else np.ones(len(o) - 1, bool) for o, _, v in parts])
+    return starts, sizes, [data for _, data, _ in parts], chunk, valid
+
+
 def _large_binary_id() -> int:
     global _LARGE_BINARY
     if _LARGE_BINARY is None:   # once: schema.pa() goes through importlib on every call
@@ -76,8 +92,13 @@ class PoseGroup:
         # Few, whole-column numpy operations: a row group holds ~10-250 rows, and each numpy
         # call costs ~1-2 us however short its arrays.
         self.n = n = table.num_rows
-        self.xy_off, self.xy_data, present = _binary(_one_chunk(table.column("xy")))
-        self.cf_off, self.cf_data, cf_valid = _binary(_one_chunk(table.column("conf")))
+        xy, conf = table.column("xy"), table.column("conf")
+        if [len(c) for c in xy.chunks] != [len(c) for c in conf.chunks]:   # never from one read
+            xy, conf = xy.combine_chunks(), conf.combine_chunks()
+        # A read of several row groups has one chunk per group: each chunk's bytes stay where
+        # Arrow put them (``chunk[i]`` says which), nothing is copied.
+        self.xy_start, xy_size, self.xy_datas, self.chunk, present = _payload(xy)
+        self.cf_start, cf_size, self.cf_datas, _, cf_valid = _payload(conf)
         self.es_off, self.es_data, _ = _binary(_one_chunk(table.column("xy_escapes")))
         self.present = present if present is not None else np.ones(n, bool)
         ok = self.present.copy()
@@ -96,7 +117,7 @@ class PoseGroup:
         # compared in float64 first, so a hostile product cannot wrap around int64.
         ok &= (shape > 0).all(0) & (shape.prod(0, dtype=np.float64) <= limits.max_clip_values)
         values = np.where(ok, shape.prod(0) * 2, 0)
-        ok &= (np.diff(self.xy_off) == 2 * values) & (np.diff(self.cf_off) == values // 2)
+        ok &= (xy_size == 2 * values) & (cf_size == values // 2)
         # finite step, confidence scale and fps; step and fps positive (else trusted_pose's
         # checked constructor would refuse the fps)
         ok &= np.isfinite(floats).all(0) & (floats[0] > 0) & (floats[2] > 0)
@@ -114,8 +135,8 @@ class PoseGroup:
         # The kernel's per-row descriptor (reader row = output row 0: one row decoded alone) and
         # scales, exactly as codec._kernel_rows builds them.
         desc = np.empty((n, 8), np.int64)
-        desc[:, 0] = self.xy_off[:-1]
-        desc[:, 1] = self.cf_off[:-1]
+        desc[:, 0] = self.xy_start
+        desc[:, 1] = self.cf_start
         desc[:, 2] = t
         desc[:, 3] = 0
         desc[:, 4:6] = centres.T
@@ -201,9 +222,9 @@ class PoseGroup:
         lengths = []
         for i in rows:
             t = int(self.frames[i])
-            a = int(self.xy_off[i])
-            sources.append((self.xy_data[a:a + t * width], self.xy_data[a + t * width:int(self.xy_off[i + 1])],
-                            self.cf_data[int(self.cf_off[i]):int(self.cf_off[i + 1])]))
+            a, c = int(self.xy_start[i]), int(self.cf_start[i])
+            xy, conf = self.xy_datas[self.chunk[i]], self.cf_datas[self.chunk[i]]
+            sources.append((xy[a:a + t * width], xy[a + t * width:a + 2 * t * width], conf[c:c + t * width // 2]))
             lengths.append(t)
         centres = [(int(self.centres[i, 0]), int(self.centres[i, 1])) for i in rows]
         return codec._decode_rows(sources, lengths, width, self.steps[rows].tolist(),
@@ -219,7 +240,8 @@ class PoseGroup:
         else:
             xy = np.empty((t, width), np.float32)
             conf = np.empty((t, width // 2), np.float32)
-            run(self.xy_data, self.cf_data, self.desc[i:i + 1], self.scale[i:i + 1], self.esc_pos,
+            c = self.chunk[i]
+            run(self.xy_datas[c], self.cf_datas[c], self.desc[i:i + 1], self.scale[i:i + 1], self.esc_pos,
                 self.esc_val, xy, conf)
         return xy.reshape(t, p, k, 2), conf.reshape(t, p, k)
 
@@ -231,9 +253,11 @@ class PoseGroup:
         if not ok_rows.size:
             return out
         run = codec._runner(int(self.frames[ok_rows].sum()))
-        widths = self.row_width[ok_rows]
-        for width in np.unique(widths).tolist():
-            members = ok_rows[widths == width]
+        # rows of one chunk and one width per kernel call
+        kinds = self.row_width[ok_rows] * len(self.xy_datas) + self.chunk[ok_rows]
+        for kind in np.unique(kinds).tolist():
+            members = ok_rows[kinds == kind]
+            width, chunk = divmod(kind, len(self.xy_datas))
             lengths = self.frames[members]
             bounds = np.zeros(members.size + 1, np.int64)
             np.cumsum(lengths, out=bounds[1:])
@@ -244,8 +268,8 @@ class PoseGroup:
                 desc[:, 3] = bounds[:-1]
                 xy = np.empty((int(bounds[-1]), width), np.float32)
                 conf = np.empty((int(bounds[-1]), width // 2), np.float32)
-                run(self.xy_data, self.cf_data, readonly(desc), readonly(self.scale[members]), self.esc_pos,
-                    self.esc_val, xy, conf)
+                run(self.xy_datas[chunk], self.cf_datas[chunk], readonly(desc), readonly(self.scale[members]),
+                    self.esc_pos, self.esc_val, xy, conf)
             for i, s, e, p, k in zip(members.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(),
                                      self.persons[members].tolist(), self.points[members].tolist()):
                 out[i] = xy[s:e].reshape(e - s, p, k, 2), conf[s:e].reshape(e - s, p, k)
