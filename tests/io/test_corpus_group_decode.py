@@ -144,3 +144,39 @@ def test_the_random_access_cache_is_bounded_in_bytes_and_in_arrow_memory(tmp_pat
     assert peak <= limit + 400_000, peak
     pose_groups = [k for k in corpus._files._groups if "poses" in str(k[0])]
     assert 1 <= len(pose_groups) < 12
+
+
+def test_output_buffers_are_reused_only_when_nothing_refers_to_them(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setattr(codec, "USE_KERNEL", True)   # the pool serves the kernel's whole-read outputs
+    from signverse.io.corpus import group
+    rows, table = _table([make_pose(30, 1, seed=i) for i in range(4)])
+    pg = PoseGroup(table)
+    first = pg.decode_all()
+    second = pg.decode_all()                 # the first read's arrays are alive: fresh memory
+    assert not any(np.shares_memory(a[0], b[0]) or np.shares_memory(a[1], b[1]) for a in first for b in second)
+    held = memoryview(first[2][1])           # any reference to one clip's array pins its buffer
+    want = [(a[0].copy(), a[1].copy()) for a in first]
+    del first
+    third = pg.decode_all()
+    assert not np.shares_memory(np.asarray(held), third[2][1])
+    third[0][0][:] = 0.0                     # an edit of a new read never reaches held arrays
+    assert np.asarray(held).tobytes() == want[2][1].tobytes()
+    for got, (xy, conf) in zip(pg.decode_all(), want):
+        assert got[0].tobytes() == xy.tobytes() and got[1].tobytes() == conf.tobytes()
+    pool = group._OUTPUTS.pool
+    assert sum(b.nbytes for b in pool) <= group._Outputs.POOL_BYTES
+
+
+def test_the_output_pool_stays_within_its_bounds_while_clips_are_held(monkeypatch):
+    from signverse.io.corpus import group
+    outputs = group._Outputs()
+    monkeypatch.setattr(group._Outputs, "POOL_BYTES", 1 << 20)
+    held = [outputs.take(100_000) for _ in range(40)]      # all kept by the caller
+    assert sum(b.nbytes for b in outputs.pool) <= 1 << 20 and len(outputs.pool) <= group._Outputs.POOL_COUNT
+    assert all(h.nbytes == 100_000 for h in held)
+    for i, a in enumerate(held):                           # no two live buffers overlap
+        assert not any(np.shares_memory(a, b) for b in held[i + 1:])
+    del held
+    again = outputs.take(100_000)                          # idle now: reused, nothing new allocated
+    assert any(np.shares_memory(again, b) for b in outputs.pool)

@@ -15,6 +15,9 @@ other rows still decode. Both paths give the same bits as :func:`codec.decode_ar
 """
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 
 from signverse.io.corpus import codec, schema
@@ -77,6 +80,66 @@ def _numbers(array, dtype) -> tuple[np.ndarray, np.ndarray]:
         values[valid] = array.drop_null().to_numpy(zero_copy_only=False)
         return values, valid
     return array.to_numpy(zero_copy_only=False).astype(dtype, copy=False), None
+
+
+class _Outputs(threading.local):
+    """Output buffers of whole-read decodes, reused once nothing refers to them any more.
+
+    A read's decoded arrays are ~1.5 KB a frame of fresh memory; memory new to the process costs
+    a page fault per 4 KB on first write (here about as much as decoding it), and the C allocator
+    hands big blocks back to the system when they are freed. So each thread keeps up to
+    POOL_BYTES of buffers: a buffer is handed out again only when no array (view, memoryview,
+    tensor made from it) refers to it any more, which its reference count says exactly; in-use
+    buffers are never touched.
+    """
+
+    POOL_BYTES = 32 << 20   # all pooled buffers together, in use or idle
+    POOL_COUNT = 64
+
+    def __init__(self):
+        self.pool: list[np.ndarray] = []
+
+    def take(self, nbytes: int) -> np.ndarray:
+        """``nbytes`` of writable uint8 memory that no live array shares."""
+        for buf in self.pool:
+            if buf.nbytes >= nbytes and sys.getrefcount(buf) <= _IDLE_REFS:
+                return buf[:nbytes]
+        size = 1 << max(16, (nbytes - 1).bit_length())   # a power of two: reusable by similar sizes
+        held = sum(b.nbytes for b in self.pool)
+        if held + size > self.POOL_BYTES or len(self.pool) >= self.POOL_COUNT:
+            keep, count = [], len(self.pool)
+            for old in self.pool:   # make room from idle buffers, oldest first
+                if ((held + size > self.POOL_BYTES or count >= self.POOL_COUNT)
+                        and sys.getrefcount(old) <= _IDLE_REFS):
+                    held -= old.nbytes
+                    count -= 1
+                else:
+                    keep.append(old)
+            self.pool = keep
+        if held + size > self.POOL_BYTES or len(self.pool) >= self.POOL_COUNT:
+            return np.empty(nbytes, np.uint8)   # not pooled: exactly what was asked for
+        buf = np.empty(size, np.uint8)
+        self.pool.append(buf)
+        return buf[:nbytes]
+
+
+def _idle_refs() -> int:
+    """The reference count of a pooled buffer that nobody else holds, seen as in ``take``."""
+    pool = [np.empty(1, np.uint8)]
+    for buf in pool:
+        return sys.getrefcount(buf)
+    return 0
+
+
+_IDLE_REFS = _idle_refs()
+_OUTPUTS = _Outputs()
+
+
+def _outputs(frames: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """``xy [frames, width]`` and ``conf [frames, width // 2]`` float32 in one pooled buffer."""
+    a = frames * width * 4
+    buf = _OUTPUTS.take(a + frames * (width // 2) * 4)
+    return buf[:a].view(np.float32).reshape(frames, width), buf[a:].view(np.float32).reshape(frames, width // 2)
 
 
 class PoseGroup:
@@ -238,8 +301,7 @@ class PoseGroup:
         if run is None:
             xy, conf, _ = self._numpy([i], width)
         else:
-            xy = np.empty((t, width), np.float32)
-            conf = np.empty((t, width // 2), np.float32)
+            xy, conf = _outputs(t, width)
             c = self.chunk[i]
             run(self.xy_datas[c], self.cf_datas[c], self.desc[i:i + 1], self.scale[i:i + 1], self.esc_pos,
                 self.esc_val, xy, conf)
@@ -266,8 +328,7 @@ class PoseGroup:
             else:
                 desc = self.desc[members]   # a copy: the output rows are set for this call
                 desc[:, 3] = bounds[:-1]
-                xy = np.empty((int(bounds[-1]), width), np.float32)
-                conf = np.empty((int(bounds[-1]), width // 2), np.float32)
+                xy, conf = _outputs(int(bounds[-1]), width)
                 run(self.xy_datas[chunk], self.cf_datas[chunk], readonly(desc), readonly(self.scale[members]),
                     self.esc_pos, self.esc_val, xy, conf)
             for i, s, e, p, k in zip(members.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(),
