@@ -96,16 +96,19 @@ class _Files:
         return (path, group, tuple(columns) if columns is not None else None)
 
     def read_rows(self, path: Path, row: int, columns: list[str] | None, guard, convert,
-                  whole_after: int = 1):
+                  whole_after=1):
         """Like :meth:`read_row`, with the row group as ``convert(table)``: converted once and
         kept instead of its table (what it holds, its ``nbytes``, counted against GROUP_BYTES).
 
-        Until the row group has been asked for ``whole_after`` times, only the asked row is
+        Until the row group has been asked for ``whole_after`` times (a number, or a function of
+        the row group's table giving it), only the asked row is
         converted (``convert(table.slice(offset, 1))``, offset 0): sparse look-ups into a big
         corpus then never pay for converting hundreds of rows."""
         entry, offset = self._entry(path, row, columns, guard)
         if entry.converted is None:
             entry.hits += 1
+            if callable(whole_after):
+                whole_after = whole_after(entry.table)
             if entry.hits < whole_after:
                 return convert(entry.table.slice(offset, 1)), 0
             entry.converted = convert(entry.table)
@@ -359,6 +362,12 @@ class Corpus:
     # ~0.3-0.5 ms); the first converts its row only: a sparse look-up pays for one row, a
     # trainer's epoch converts each group once.
     META_WHOLE_AFTER = 2
+    # A pose row group of many rows too (checking and indexing 256 rows of a corpus of short clips
+    # costs a sparse look-up ~0.3-0.9 ms more here); one of a few long clips is checked whole at
+    # once (checking one row first, then all, cost a first epoch ~17% more CPU here).
+    @staticmethod
+    def _pose_whole_after(table) -> int:
+        return 1 if table.num_rows <= 64 else 2
 
     def _locate(self, clip_id: str) -> tuple[int, int, MetaRows, int] | None:
         """``(shard, row, metadata rows, offset)`` of an id's metadata row, or None."""
@@ -416,7 +425,8 @@ class Corpus:
             # The pose row group is kept packed and checked (PoseRows); each access decodes its
             # row into arrays of its own, so no caller's edit reaches another read.
             rows, offset = self._files.read_rows(path, row, PoseRows.COLUMNS, self.limits.check_group,
-                                                 lambda table: PoseRows(table, path, self.limits))
+                                                 lambda table: PoseRows(table, path, self.limits),
+                                                 self._pose_whole_after)
             if rows.clip_id(offset) != meta.clip_id(at):
                 raise InputError(path, f"row {row} holds {rows.clip_id(offset)!r}, "
                                        f"expected {meta.clip_id(at)!r}: shard files out of step")
