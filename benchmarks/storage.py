@@ -199,7 +199,10 @@ def part_a_b(work: Path, repeat: int, runs: int) -> None:
 
     # Rounds interleave the candidates, so a burst of load from other jobs hits all of them alike;
     # each round gives one ratio per candidate (wall and CPU of this process), and the medians over
-    # the rounds are reported.
+    # the rounds are reported. Each round starts one candidate further on: whatever runs right
+    # after the peer finds the memory the peer's ~35k pickled dicts just freed and pays for it
+    # (measured here: the first store reader after it ~20-30% more CPU than back to back), so
+    # with a fixed order the same candidate would pay in every round.
     # A long-running reader switches to the kernel after codec.KERNEL_AFTER_FRAMES: load it before timing.
     codec.kernel()
     cands = [("store iteration -> Clip + PoseSeq", store_clips),
@@ -210,8 +213,8 @@ def part_a_b(work: Path, repeat: int, runs: int) -> None:
              ("np.load(allow_pickle) + flatten dicts", npz_flat)]
     wall = {name: [] for name, _ in cands}
     cpu = {name: [] for name, _ in cands}
-    for _ in range(runs):
-        for name, fn in cands:
+    for r in range(runs):
+        for name, fn in cands[r % len(cands):] + cands[:r % len(cands)]:
             t0, c0 = time.perf_counter(), time.process_time()
             fn()
             wall[name].append(time.perf_counter() - t0)
@@ -219,7 +222,7 @@ def part_a_b(work: Path, repeat: int, runs: int) -> None:
     peer = cands[-1][0]
     kernel = "numba kernel" if codec.kernel() is not None else "numpy (numba not installed)"
     print(f"\n(b) decode into numpy ({total} frames = the real set x {repeat}; {runs} interleaved rounds, "
-          f"medians; CPU = this process's CPU time; decoder: {kernel}; store {dir_bytes(big / 'poses') / total:.1f} "
+          f"medians, candidate order rotated per round; CPU = this process's CPU time; decoder: {kernel}; store {dir_bytes(big / 'poses') / total:.1f} "
           f"B/frame = 1/{npz / frames / (dir_bytes(big / 'poses') / total):.1f} of the npz)")
     print(f"  {'':44s} {'wall frames/s':>14s} {'CPU frames/s':>13s} {'x npz wall':>11s} {'x npz CPU':>10s} "
           f"{'CPU ratio min-max':>18s}")

@@ -400,7 +400,6 @@ def trusted_pose(xy: np.ndarray, conf: np.ndarray, *, fps: float, width: int, he
     if not (fps > 0 and math.isfinite(fps)):
         return PoseSeq(xy, conf, fps=fps, width=width, height=height, layout=layout)  # raises
     pose = object.__new__(PoseSeq)
-    for name, value in (("xy", xy), ("conf", conf), ("fps", fps), ("width", int(width)),
-                        ("height", int(height)), ("layout", layout)):
-        object.__setattr__(pose, name, value)
+    # The frozen dataclass's fields set directly (``z`` keeps its class default, None).
+    pose.__dict__.update(xy=xy, conf=conf, fps=fps, width=int(width), height=int(height), layout=layout)
     return pose

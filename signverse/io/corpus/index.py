@@ -85,14 +85,25 @@ class IdIndex:
 
     def candidates(self, h: int) -> list[tuple[int, int]]:
         """``(shard, row)`` of every entry with hash ``h``."""
+        # Plain ndarray views of the (memory-mapped) arrays: np.memmap's subclass hooks cost
+        # more than the binary search itself, which runs once per look-up.
+        hashes, loc = self._plain()
         h = np.uint64(h)
-        lo = int(np.searchsorted(self.hashes, h, side="left"))
+        lo = int(hashes.searchsorted(h))
         out = []
-        while lo < len(self.hashes) and self.hashes[lo] == h:
-            v = int(self.loc[lo])
+        n = len(hashes)
+        while lo < n and hashes[lo] == h:
+            v = int(loc[lo])
             out.append((v >> 32, v & 0xFFFFFFFF))
             lo += 1
         return out
+
+    def _plain(self) -> tuple[np.ndarray, np.ndarray]:
+        plain = self.__dict__.get("_plain_views")
+        if plain is None or plain[0] is not self.hashes or plain[1] is not self.loc:
+            plain = self.__dict__["_plain_views"] = (self.hashes, self.loc,
+                                                     np.asarray(self.hashes), np.asarray(self.loc))
+        return plain[2], plain[3]
 
     def __len__(self) -> int:
         return len(self.hashes)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator
@@ -12,8 +13,10 @@ from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.core.records import Clip
 from signverse.io.corpus import codec, schema
+from signverse.io.corpus.group import PoseGroup
 from signverse.io.corpus.index import IdIndex, hash_ids
 from signverse.io.corpus.limits import ReadLimits
+from signverse.io.corpus.meta import MetaRows
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +44,11 @@ def _arrow_errors() -> tuple[type[BaseException], ...]:
 class _Files:
     """A small LRU of open ParquetFile objects (the footer is parsed once per file)."""
 
-    # Recently read row groups kept, as decompressed Arrow tables (shards are immutable): neighbouring
-    # ids share a row group, and a trainer's random order over a shard revisits each of them. Bounded
-    # by bytes (a ~256 KB pose row group holds ~400 dwpose frames, so 64 MiB is ~100k frames).
+    # Recently read row groups kept (shards are immutable): neighbouring ids share a row group, and
+    # a trainer's random order over a shard revisits each of them. A pose row group is kept packed
+    # (decompressed from LZ4/zstd, not decoded: ~5 bytes a point, ~640 bytes a dwpose frame, where
+    # decoded float32 would take 1536), so 64 MiB holds ~100k dwpose frames; bounded by bytes
+    # (each entry's nbytes) and by count.
     GROUP_BYTES = 64 << 20
     GROUPS = 1024
 
@@ -51,6 +56,7 @@ class _Files:
         self.size = size
         self._open: OrderedDict[Path, Any] = OrderedDict()
         self._groups: OrderedDict[tuple, Any] = OrderedDict()
+        self._bounds: dict[Path, list[int]] = {}   # first row of each row group, as Python ints
         self._group_bytes = 0
 
     def get(self, path: Path) -> tuple[Any, np.ndarray]:
@@ -69,8 +75,9 @@ class _Files:
         except _arrow_errors() as exc:
             raise InputError(path, f"corrupt or truncated Parquet file ({exc})") from None
         self._open[path] = (pf, starts)
+        self._bounds[path] = starts.tolist()
         if len(self._open) > self.size:
-            self._open.popitem(last=False)
+            self._bounds.pop(self._open.popitem(last=False)[0], None)
         return pf, starts
 
     def read_row(self, path: Path, row: int, columns: list[str] | None = None, guard=None):
@@ -88,25 +95,26 @@ class _Files:
         group = int(np.searchsorted(starts, row, side="right")) - 1
         return (path, group, tuple(columns) if columns is not None else None)
 
-    def read_rows(self, path: Path, row: int, columns: list[str] | None, guard, convert):
-        """Like :meth:`read_row`, with the row group as ``convert(table, whole)`` once it is read again.
+    def read_rows(self, path: Path, row: int, columns: list[str] | None, guard, convert,
+                  whole_after=1):
+        """Like :meth:`read_row`, with the row group as ``convert(table)``: converted once and
+        kept instead of its table (what it holds, its ``nbytes``, counted against GROUP_BYTES).
 
-        Converting a whole row group (to Python lists, or decoding all its poses) costs more than
-        one row, so an access converts only its row (``convert(table.slice(offset, 1), False)``,
-        offset 0) until the row group has been hit often enough; then it is converted whole and
-        kept instead of its table (what the conversion keeps, ``kept_nbytes``, counted against
-        GROUP_BYTES)."""
+        Until the row group has been asked for ``whole_after`` times (a number, or a function of
+        the row group's table giving it), only the asked row is
+        converted (``convert(table.slice(offset, 1))``, offset 0): sparse look-ups into a big
+        corpus then never pay for converting hundreds of rows."""
         entry, offset = self._entry(path, row, columns, guard)
         if entry.converted is None:
             entry.hits += 1
-            # Whole once an eighth of its rows were asked for (at least twice): sparse lookups
-            # into a big corpus of short clips never pay for converting hundreds of rows.
-            if entry.hits < max(2, entry.table.num_rows // 8):
-                return convert(entry.table.slice(offset, 1), False), 0
-            entry.converted = convert(entry.table, True)
-            # From here on the conversion serves the group: the table is let go, its bytes
-            # replaced by what the conversion keeps.
-            kept = int(getattr(entry.converted, "kept_nbytes", entry.nbytes))
+            if callable(whole_after):
+                whole_after = whole_after(entry.table)
+            if entry.hits < whole_after:
+                return convert(entry.table.slice(offset, 1)), 0
+            entry.converted = convert(entry.table)
+            # From here on the conversion serves the group: the table is let go (the conversion
+            # may still hold its buffers: its nbytes says what it keeps).
+            kept = int(getattr(entry.converted, "nbytes", entry.nbytes))
             entry.table = None
             self._group_bytes += kept - entry.nbytes
             entry.nbytes = kept
@@ -118,15 +126,16 @@ class _Files:
             self._group_bytes -= self._groups.popitem(last=False)[1].nbytes
 
     def _entry(self, path: Path, row: int, columns: list[str] | None, guard):
-        pf, starts = self.get(path)
-        group = int(np.searchsorted(starts, row, side="right")) - 1
+        pf, _ = self.get(path)
+        starts = self._bounds[path]
+        group = bisect_right(starts, row) - 1   # per look-up: plain Python, not a numpy call
         if not 0 <= group < pf.num_row_groups:
-            raise InputError(path, f"row {row} out of range ({int(starts[-1])} rows)")
+            raise InputError(path, f"row {row} out of range ({starts[-1]} rows)")
         key = (path, group, tuple(columns) if columns is not None else None)
         entry = self._groups.get(key)
         if entry is not None and (entry.table is not None or entry.converted is not None):
             self._groups.move_to_end(key)
-            return entry, row - int(starts[group])
+            return entry, row - starts[group]
         if guard is not None:   # only on a real read: a cached group has passed it
             guard(pf, group, path)
         try:
@@ -136,7 +145,7 @@ class _Files:
         entry = self._groups[key] = _Group(table)
         self._group_bytes += entry.nbytes
         self._evict()
-        return entry, row - int(starts[group])
+        return entry, row - starts[group]
 
 
 class _Group:
@@ -149,19 +158,6 @@ class _Group:
         self.hits = 0
         self.converted = None
         self.nbytes = table.nbytes
-
-
-class _MetaRows:
-    """Metadata rows of a table as plain dicts, column lists converted once."""
-
-    def __init__(self, table, whole: bool = True):
-        self.columns = {name: table.column(name).to_pylist() for name in table.column_names}
-
-    def clip_id(self, i: int) -> str:
-        return self.columns["clip_id"][i]
-
-    def row(self, i: int) -> dict[str, Any]:
-        return {name: values[i] for name, values in self.columns.items()}
 
 
 def _binary_views(array) -> list[memoryview | None]:
@@ -178,108 +174,89 @@ def _binary_views(array) -> list[memoryview | None]:
     return [data[offsets[i]:offsets[i + 1]] if valid[i] else None for i in range(n)]
 
 
-STREAM_GROUPS = 1   # pose row groups per read while streaming (a ~1 MB row group amortises the per-read cost)
+# Pose row groups per read while streaming: each read's rows are checked and indexed together
+# (PoseGroup, ~0.2-0.5 ms however many rows) and Parquet's per-read cost is shared; 4 groups of
+# ~1 MB measured ~15-20% less CPU per frame than one by one here (the chunks are not copied).
+STREAM_GROUPS = 4
 
 
 class PoseRows:
-    """The pose rows of one row-group read, with per-row decoding into numpy."""
+    """The pose rows of one row-group read: checked once (:class:`group.PoseGroup`), decoded whole
+    (streaming) or row by row (random access); a row that fails a check is decoded alone by the
+    reference path, which names the clip."""
 
-    _SCALARS = ("clip_id", "layout", "n_frames", "n_persons", "n_points", "fps", "width", "height",
-                "xy_step", "conf_scale")
-    COLUMNS = [*_SCALARS, "xy", "conf", "xy_escapes"]   # what decoding needs (not ``persons``)
+    COLUMNS = ["clip_id", "layout", "n_frames", "n_persons", "n_points", "fps", "width", "height",
+               "xy_step", "conf_scale", "xy", "conf", "xy_escapes"]   # what decoding needs (not ``persons``)
 
-    def __init__(self, table, source: Path | str, limits: ReadLimits | None = None, whole: bool = False):
+    def __init__(self, table, source: Path | str, limits: ReadLimits | None = None):
         self.source = source
         self.limits = limits or ReadLimits()
         self.table = table
-        self.values = {name: table.column(name).to_pylist() for name in self._SCALARS}
-        self.whole = whole   # kept by the random-access cache: decoded once, handed out as copies
-        self._decoded: list | None = None    # every row at once (codec.decode_batch), on first use
-        self._views: tuple | None = None     # per-row byte views: the row-by-row fallback
-        self.kept_nbytes = table.nbytes
-        if whole and self._batch() is not None:
-            # Every row decoded: the payload table is no longer needed (a damaged row would have
-            # failed the batch and kept it, for the row-by-row path that names the clip).
-            self.kept_nbytes = sum(a[0].nbytes + a[1].nbytes for a in self._decoded if a is not None)
-            self.table = None
+        self.group = PoseGroup(table, self.limits)
+        self._ids: list[str] | None = None
+        self._layouts: list | None = None
+        self._decoded: list | None = None    # every row at once (PoseGroup.decode_all), on first use
+        self._views: tuple | None = None     # per-row byte views: the row-by-row path
 
     def __len__(self) -> int:
-        return len(self.values["clip_id"])
+        return self.group.n
 
-    def _batch(self) -> list | None:
-        """All rows decoded in one batch, or None when a row is damaged (then rows decode one by
-        one, so the damaged one is named and the others still read)."""
-        if self._decoded is None:
-            v, t = self.values, self.table
-            try:
-                # Every row's claimed shape within the limits before the batch allocates anything;
-                # otherwise rows decode one by one and only the offending one is refused.
-                self.limits.check_shapes(v["n_frames"], v["n_persons"], v["n_points"], v["clip_id"],
-                                         self.source)
-                decoded: list = []
-                # Record batch by record batch (one per row group read): the column buffers are
-                # used in place, where combining the chunks would copy every payload byte.
-                for batch in t.to_batches():
-                    a, b = len(decoded), len(decoded) + batch.num_rows
-                    decoded += codec.decode_batch(
-                        batch.column("xy"), batch.column("conf"), batch.column("xy_escapes"),
-                        *(v[name][a:b] for name in ("n_frames", "n_persons", "n_points", "xy_step",
-                                                    "conf_scale", "width", "height")))
-                self._decoded = decoded
-            except (ValueError, TypeError, IndexError, InputError):
-                self._decoded = []
-        return self._decoded or None
+    @property
+    def nbytes(self) -> int:
+        """What the random-access cache keeps for this row group: the packed group."""
+        return self.group.nbytes
+
+    @property
+    def ids(self) -> list[str]:
+        if self._ids is None:
+            self._ids = self.table.column("clip_id").to_pylist()
+        return self._ids
 
     def clip_id(self, i: int) -> str:
-        return self.values["clip_id"][i]
+        return self.ids[i]
 
     def arrays(self, i: int, *, only: bool = False, copy: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(xy, conf)`` of row ``i``, or None for a clip stored without poses. ``only``: decode
-        just this row (random access), not the whole read on first use (streaming); ``copy``:
-        arrays of their own, not views into the decoded read (which a cache keeps)."""
-        if copy:
-            batch = self._batch()
-            if batch is not None:
-                arrays = batch[i]
-                return None if arrays is None else (arrays[0].copy(), arrays[1].copy())
-        elif only and self._decoded is None:
-            v, t = self.values, self.table
-            try:
-                self.limits.check_shapes(v["n_frames"][i:i + 1], v["n_persons"][i:i + 1],
-                                         v["n_points"][i:i + 1], v["clip_id"][i:i + 1], self.source)
-                return codec.decode_batch(
-                    t.column("xy").slice(i, 1), t.column("conf").slice(i, 1), t.column("xy_escapes").slice(i, 1),
-                    *(v[name][i:i + 1] for name in ("n_frames", "n_persons", "n_points", "xy_step",
-                                                    "conf_scale", "width", "height")))[0]
-            except (ValueError, TypeError, IndexError, InputError):
-                pass   # the row-by-row path below names the clip
-        else:
-            batch = self._batch()
-            if batch is not None:
-                return batch[i]
+        """``(xy, conf)`` of row ``i``, or None for a clip stored without poses. ``only`` or
+        ``copy``: decode just this row into arrays of its own (random access); otherwise the
+        whole read is decoded on first use and the row's arrays are views into it (streaming)."""
+        group = self.group
+        if group.ok[i]:
+            if only or copy:
+                return group.decode_row(i)
+            if self._decoded is None:
+                self._decoded = group.decode_all()
+            return self._decoded[i]
+        if not group.present[i]:
+            return None
+        return self._row_by_row(i)
+
+    def _row_by_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """The reference decoder for a row the group checks left out: its error names the clip."""
         if self._views is None:
             self._views = tuple(_binary_views(self.table.column(c)) for c in ("xy", "conf", "xy_escapes"))
         xy, conf, escapes = self._views
-        if xy[i] is None:
-            return None
-        v = self.values
-        self.limits.check_shape((v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
-                                v["clip_id"][i], self.source)
+        row = {name: self.table.column(name)[i].as_py() for name in
+               ("n_frames", "n_persons", "n_points", "xy_step", "conf_scale", "width", "height")}
+        shape = (row["n_frames"], row["n_persons"], row["n_points"])
+        self.limits.check_shape(shape, self.clip_id(i), self.source)
         try:
-            return codec.decode_arrays(
-                xy[i], conf[i], (v["n_frames"][i], v["n_persons"][i], v["n_points"][i]),
-                v["xy_step"][i], v["conf_scale"][i], width=v["width"][i], height=v["height"][i],
-                escapes=escapes[i])
-        except (ValueError, TypeError) as exc:
-            raise InputError(self.source, f"clip {v['clip_id'][i]!r}: damaged pose row ({exc})") from None
+            return codec.decode_arrays(xy[i], conf[i], shape, row["xy_step"], row["conf_scale"],
+                                       width=row["width"], height=row["height"], escapes=escapes[i])
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError) as exc:
+            raise InputError(self.source, f"clip {self.clip_id(i)!r}: damaged pose row ({exc})") from None
 
     def pose(self, i: int, *, only: bool = False, copy: bool = False) -> PoseSeq | None:
         arrays = self.arrays(i, only=only, copy=copy)
         if arrays is None:
             return None
-        v = self.values
-        return codec.trusted_pose(arrays[0], arrays[1], fps=v["fps"][i], width=v["width"][i],
-                                  height=v["height"][i], layout=v["layout"][i])
+        if self._layouts is None:
+            self._layouts = self.table.column("layout").to_pylist()
+        g = self.group
+        if g.ok[i]:   # fps, width and height checked with the group
+            return codec.trusted_pose(arrays[0], arrays[1], fps=float(g.fps[i]), width=int(g.widths[i]),
+                                      height=int(g.heights[i]), layout=self._layouts[i])
+        row = {name: self.table.column(name)[i].as_py() for name in ("fps", "width", "height")}
+        return codec.trusted_pose(arrays[0], arrays[1], layout=self._layouts[i], **row)
 
 
 class Corpus:
@@ -305,6 +282,7 @@ class Corpus:
         self.limits = limits or ReadLimits()
         self._files = _Files(open_files)
         self._pose_files: dict[tuple[int, str], Path] = {}
+        self._clip_paths: dict[int, Path] = {}
         self._index: IdIndex | None = None
         self._locked = _locked   # the caller (a writer) holds the corpus lock
 
@@ -317,7 +295,10 @@ class Corpus:
         return sorted(self.manifest.get("pose_fields", {}))
 
     def clips_path(self, shard: int) -> Path:
-        return self.root / schema.CLIPS_DIR / schema.shard_name(shard)
+        path = self._clip_paths.get(shard)
+        if path is None:   # one Path per shard (its hash is cached): look-ups key caches by it
+            path = self._clip_paths[shard] = self.root / schema.CLIPS_DIR / schema.shard_name(shard)
+        return path
 
     def poses_path(self, shard: int, field: str | None = None) -> Path:
         return self.root / schema.POSES_DIR / (field or self.field or "") / schema.shard_name(shard)
@@ -377,10 +358,22 @@ class Corpus:
     def _shard_ids(self, shard: int) -> list[str]:
         return self._read_table(self.clips_path(shard), ["clip_id"]).column("clip_id").to_pylist()
 
-    def _locate(self, clip_id: str) -> tuple[int, int, _MetaRows, int] | None:
+    # A metadata row group is converted whole on its second look-up (256 rows of Python lists,
+    # ~0.3-0.5 ms); the first converts its row only: a sparse look-up pays for one row, a
+    # trainer's epoch converts each group once.
+    META_WHOLE_AFTER = 2
+    # A pose row group of many rows too (checking and indexing 256 rows of a corpus of short clips
+    # costs a sparse look-up ~0.3-0.9 ms more here); one of a few long clips is checked whole at
+    # once (checking one row first, then all, cost a first epoch ~17% more CPU here).
+    @staticmethod
+    def _pose_whole_after(table) -> int:
+        return 1 if table.num_rows <= 64 else 2
+
+    def _locate(self, clip_id: str) -> tuple[int, int, MetaRows, int] | None:
         """``(shard, row, metadata rows, offset)`` of an id's metadata row, or None."""
         for shard, row in self.index.find(clip_id):
-            rows, offset = self._files.read_rows(self.clips_path(shard), row, None, None, _MetaRows)
+            rows, offset = self._files.read_rows(self.clips_path(shard), row, None, None, MetaRows,
+                                                 self.META_WHOLE_AFTER)
             if rows.clip_id(offset) == clip_id:
                 return shard, row, rows, offset
         return None
@@ -401,7 +394,7 @@ class Corpus:
         if found is None:
             raise UnknownClip(self.root, f"unknown clip id {clip_id!r}")
         shard, row, rows, offset = found
-        return self._clip(shard, row, rows.row(offset))
+        return self._clip(shard, row, rows, offset)
 
     def get(self, clip_id: str, default: Clip | None = None, *, field: str | None = None) -> Clip | None:
         """The clip (with poses of ``field``, default the corpus's default field) or ``default``."""
@@ -409,7 +402,7 @@ class Corpus:
         if found is None:
             return default
         shard, row, rows, offset = found
-        return self._clip(shard, row, rows.row(offset), field)
+        return self._clip(shard, row, rows, offset, field)
 
     def pose(self, clip_id: str, field: str | None = None) -> PoseSeq | None:
         """Only the poses of one clip."""
@@ -423,20 +416,22 @@ class Corpus:
             raise InputError(self.root / schema.CORPUS_JSON, f"no pose field {field!r} "
                              f"(fields: {', '.join(self.fields()) or 'none'})")
 
-    def _clip(self, shard: int, row: int, meta: dict[str, Any], field: str | None = None) -> Clip:
+    def _clip(self, shard: int, row: int, meta: MetaRows, at: int, field: str | None = None) -> Clip:
         self._check_field(field)
         field = field or self.field
         pose = None
         path = self._pose_file(shard, field) if field else None
         if path is not None:   # a later field may not cover every shard yet
+            # The pose row group is kept packed and checked (PoseRows); each access decodes its
+            # row into arrays of its own, so no caller's edit reaches another read.
             rows, offset = self._files.read_rows(path, row, PoseRows.COLUMNS, self.limits.check_group,
-                                                 lambda table, whole: PoseRows(table, path, self.limits, whole))
-            if rows.clip_id(offset) != meta["clip_id"]:
+                                                 lambda table: PoseRows(table, path, self.limits),
+                                                 self._pose_whole_after)
+            if rows.clip_id(offset) != meta.clip_id(at):
                 raise InputError(path, f"row {row} holds {rows.clip_id(offset)!r}, "
-                                       f"expected {meta['clip_id']!r}: shard files out of step")
-            # A row group kept whole is decoded once; each access gets its own copy of the arrays.
-            pose = rows.pose(offset, copy=True) if rows.whole else rows.pose(offset, only=True)
-        return Clip(**schema.clip_kwargs(meta), pose=pose)
+                                       f"expected {meta.clip_id(at)!r}: shard files out of step")
+            pose = rows.pose(offset, only=True)
+        return meta.clip(at, pose)
 
     # -- streaming ---------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Clip]:
@@ -471,27 +466,31 @@ class Corpus:
     def _shard_clips(self, shard: int, wanted: np.ndarray | None, field: str | None):
         """Clips of one shard (rows ``wanted`` in ascending order, or all), pose row group by group."""
         field = field or self.field
-        meta = self._read_table(self.clips_path(shard))
+        table = self._read_table(self.clips_path(shard))
         if wanted is not None:
-            meta = meta.take(np.asarray(wanted))
-        records = meta.to_pylist()
+            table = table.take(np.asarray(wanted))
+        meta = MetaRows(table)
         if not field or not self.poses_path(shard, field).is_file():
-            for rec in records:
-                yield Clip(**schema.clip_kwargs(rec))
+            for at in range(len(meta)):
+                yield meta.clip(at)
             return
         path = self.poses_path(shard, field)
-        rows = np.arange(len(records)) if wanted is None else np.asarray(wanted)
+        rows = np.arange(len(meta)) if wanted is None else np.asarray(wanted)
         at = 0
         for first, table in self._pose_reads(path, None if wanted is None else rows):
             pose_rows = PoseRows(table, path, self.limits)
-            for r in rows[(rows >= first) & (rows < first + table.num_rows)].tolist():   # Python ints
-                offset = r - first
-                rec = records[at]
+            offsets = rows[(rows >= first) & (rows < first + table.num_rows)] - first
+            offsets = offsets.tolist()   # Python ints
+            # The two files hold the same ids in the same order: checked for the whole read at once.
+            stored = pose_rows.ids
+            if [stored[o] for o in offsets] != meta.ids[at:at + len(offsets)]:
+                for j, o in enumerate(offsets):
+                    if stored[o] != meta.ids[at + j]:
+                        raise InputError(path, f"row {o + first} holds {stored[o]!r}, expected "
+                                               f"{meta.ids[at + j]!r}: shard files out of step")
+            for o in offsets:
+                yield meta.clip(at, pose_rows.pose(o))
                 at += 1
-                if pose_rows.clip_id(offset) != rec["clip_id"]:
-                    raise InputError(path, f"row {r} holds {pose_rows.clip_id(offset)!r}, "
-                                           f"expected {rec['clip_id']!r}: shard files out of step")
-                yield Clip(**schema.clip_kwargs(rec), pose=pose_rows.pose(offset))
 
     def _pose_reads(self, path: Path, rows: np.ndarray | None = None):
         """``(first row, table)`` reads of a pose shard: up to STREAM_GROUPS consecutive row groups
