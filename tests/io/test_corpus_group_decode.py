@@ -180,3 +180,23 @@ def test_the_output_pool_stays_within_its_bounds_while_clips_are_held(monkeypatc
     del held
     again = outputs.take(100_000)                          # idle now: reused, nothing new allocated
     assert any(np.shares_memory(again, b) for b in outputs.pool)
+
+
+@pytest.mark.parametrize("column,value", [("width", 10 ** 9), ("height", 2 ** 31 - 1)])
+def test_a_row_stating_a_huge_frame_size_is_a_one_line_error_naming_the_clip(tmp_path, column, value):
+    # found by fuzzing: width=1e9 ended in an OverflowError traceback in the decoder
+    import pyarrow.parquet as pq
+    root = tmp_path / "c"
+    write(root, [make_clip(0), make_clip(1)])
+    (shard,) = sorted((root / "poses").rglob("*.parquet"))
+    table = pq.read_table(shard)
+    i = table.schema.get_field_index(column)
+    values = [value] + table.column(column).to_pylist()[1:]
+    pq.write_table(table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type)), shard)
+    corpus = open_corpus(root)
+    bad, good = table.column("clip_id").to_pylist()
+    for read in (lambda: corpus[bad], lambda: list(corpus)):
+        with pytest.raises(InputError, match=f"clip '{bad}': damaged pose row") as err:
+            read()
+        assert "\n" not in str(err.value)
+    assert corpus[good].pose.n_frames > 0     # the other clip still reads
