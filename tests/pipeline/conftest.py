@@ -92,3 +92,25 @@ def http_root(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def blob_backend():
+    """The blob estimator registered as ``test-blobs`` (a real, fast stand-in model)."""
+    from blob_estimator import BlobEstimator   # tests/ is on sys.path
+    from signverse.estimators import ESTIMATORS
+    ESTIMATORS.register("test-blobs", BlobEstimator, replace=True)
+    yield
+    ESTIMATORS._items.pop("test-blobs", None)
+
+
+@pytest.fixture
+def video(tmp_path):
+    """10 s of two moving people, with caption cues across the seams of split ranges."""
+    from blob_estimator import blob_video
+    from signverse.core.records import VideoRecord
+    path = blob_video(tmp_path / "long.mp4", frames=300, fps=30, blocks=((8, 24), (60, 30)))
+    vtt = tmp_path / "long.en.vtt"
+    vtt.write_text("WEBVTT\n\n" + "".join(f"00:00:0{i}.100 --> 00:00:0{i + 1}.700\ncue {i}\n\n"
+                                           for i in range(0, 9, 2)))
+    return VideoRecord("long", path=str(path), captions=[str(vtt)])

@@ -6,7 +6,6 @@ import pytest
 
 from conftest import shared
 from signverse.core.records import VideoRecord
-from signverse.estimators import ESTIMATORS
 from signverse.pipeline import run as run_module
 from signverse.pipeline import segments
 from signverse.pipeline.executors import InlineExecutor, make_executor
@@ -15,29 +14,12 @@ from signverse.pipeline.run import RunOptions, extract
 from signverse.pipeline.segments import RangeTask, SplitExecutor, plan_ranges, process_range
 from signverse.pipeline.worker import ExtractConfig, VideoProcessor
 
-from blob_estimator import BlobEstimator, blob_video   # tests/ is on sys.path
 
 pytest.importorskip("av")
 pytest.importorskip("scipy")
 
 CONFIG = ExtractConfig(fps=24.0, backend="test-blobs", chunk_frames=40)
-
-
-@pytest.fixture(autouse=True)
-def blob_backend():
-    ESTIMATORS.register("test-blobs", BlobEstimator, replace=True)
-    yield
-    ESTIMATORS._items.pop("test-blobs", None)
-
-
-@pytest.fixture
-def video(tmp_path):
-    """10 s of two moving people, with caption cues across the future seams."""
-    path = blob_video(tmp_path / "long.mp4", frames=300, fps=30, blocks=((8, 24), (60, 30)))
-    vtt = tmp_path / "long.en.vtt"
-    vtt.write_text("WEBVTT\n\n" + "".join(f"00:00:0{i}.100 --> 00:00:0{i + 1}.700\ncue {i}\n\n"
-                                           for i in range(0, 9, 2)))
-    return VideoRecord("long", path=str(path), captions=[str(vtt)])
+pytestmark = pytest.mark.usefixtures("blob_backend")   # conftest: the blob estimator as test-blobs
 
 
 def split(inner, **kw) -> SplitExecutor:
