@@ -106,6 +106,8 @@ def test_damaged_qc_extra_is_dropped_and_the_clip_kept(tmp_path, extra, caplog):
     assert len(clips) == 2 and all(c.pose is not None for c in clips)
     assert "custom_score" not in clips[0].qc and clips[1].qc["custom_score"] == 1.0
     assert "qc_extra is not a JSON object" in caplog.text
+    fresh = open_corpus(root)                     # random access reads rows another way
+    assert fresh[make_clip(0).clip_id].qc.get("custom_score") is None
 
 
 def test_corpus_to_release_keeps_every_clip_of_a_video(tmp_path):

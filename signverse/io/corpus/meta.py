@@ -6,7 +6,6 @@ values are looked at. ``schema.clip_kwargs`` stays the reference for one row as 
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from signverse.core.records import Clip
@@ -44,7 +43,7 @@ class MetaRows:
         c = self.columns
         qc = {name: v for name, values in self._qc if (v := values[i]) is not None and v == v}   # not NaN
         if self._extra is not None and self._extra[i]:
-            qc.update(json.loads(self._extra[i]))
+            qc.update(schema.qc_extra_scores(self._extra[i], c["clip_id"][i]))   # damaged: dropped, warned
         start, end = c["start"][i], c["end"][i]
         return Clip(clip_id=c["clip_id"][i], video_id=c["video_id"][i],
                     start=start if start is not None else 0.0, end=end if end is not None else 0.0,

@@ -187,7 +187,7 @@ def empty_pose_row(clip_id: str) -> dict[str, Any]:
     return {name: None for name in poses_schema().names} | {"clip_id": clip_id}
 
 
-def _qc_extra(text: str, clip_id) -> dict[str, Any]:
+def qc_extra_scores(text: str, clip_id) -> dict[str, Any]:
     """The extra QC scores of a row; damaged ones (not JSON, not an object, nested thousands
     deep) are dropped with a warning and the clip is kept (they used to end in a traceback)."""
     try:
@@ -205,7 +205,7 @@ def clip_kwargs(row: dict[str, Any]) -> dict[str, Any]:
     qc = {name: float(row[f"qc_{name}"]) for name in QC_FIELDS
           if row.get(f"qc_{name}") is not None and not math.isnan(row[f"qc_{name}"])}
     if row.get("qc_extra"):
-        qc.update(_qc_extra(row["qc_extra"], row.get("clip_id")))
+        qc.update(qc_extra_scores(row["qc_extra"], row.get("clip_id")))
     return {"clip_id": row["clip_id"], "video_id": row["video_id"],
             "start": row["start"] if row["start"] is not None else 0.0,
             "end": row["end"] if row["end"] is not None else 0.0,
