@@ -182,9 +182,15 @@ def test_the_output_pool_stays_within_its_bounds_while_clips_are_held(monkeypatc
     assert any(np.shares_memory(again, b) for b in outputs.pool)
 
 
-@pytest.mark.parametrize("column,value", [("width", 10 ** 9), ("height", 2 ** 31 - 1)])
-def test_a_row_stating_a_huge_frame_size_is_a_one_line_error_naming_the_clip(tmp_path, column, value):
-    # found by fuzzing: width=1e9 ended in an OverflowError traceback in the decoder
+@pytest.mark.parametrize("use_kernel", [True, False])
+@pytest.mark.parametrize("column,value", [("width", 10 ** 9), ("height", 2 ** 31 - 1), ("width", -5)])
+def test_a_row_stating_a_huge_frame_size_is_a_one_line_error_naming_the_clip(tmp_path, monkeypatch, column,
+                                                                            value, use_kernel):
+    # found by fuzzing: width=1e9 ended in an OverflowError traceback in the numpy decoder and
+    # decoded silently into a 1e9-px frame (which no writer holds) in the numba one
+    if use_kernel:
+        pytest.importorskip("numba")
+    monkeypatch.setattr(codec, "USE_KERNEL", use_kernel)
     import pyarrow.parquet as pq
     root = tmp_path / "c"
     write(root, [make_clip(0), make_clip(1)])

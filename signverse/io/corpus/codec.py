@@ -39,6 +39,16 @@ _NO_VAL = np.zeros(0, np.int32)
 _NAN_PAIR = np.array([np.nan, np.nan], np.float32).view(np.uint64)[0]
 
 
+# The largest frame side a row may state: what every writer can hold (a .pose header keeps 16
+# bits). A larger one is a damaged row (a 1e9-px frame overflowed the decoder's centre offsets).
+MAX_FRAME_SIDE = 65535
+
+
+def check_frame_size(width: int, height: int) -> None:
+    if not (0 <= int(width) <= MAX_FRAME_SIDE and 0 <= int(height) <= MAX_FRAME_SIDE):
+        raise ValueError(f"frame size {width}x{height} outside 0-{MAX_FRAME_SIDE} px")
+
+
 def xy_step(width: int, height: int) -> float:
     """Pixels per quantisation step for a frame size (1/64 px when the size is unknown)."""
     size = max(int(width), int(height))
@@ -292,6 +302,7 @@ def decode_arrays(xy: bytes | memoryview, conf: bytes | memoryview, shape: tuple
                   step: float, conf_scale: float, *, width: int, height: int,
                   escapes: bytes | memoryview | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Unpack to ``xy [T, P, K, 2]`` float32 (NaN where missing) and ``conf [T, P, K]`` float32."""
+    check_frame_size(width, height)
     t, p, k = (int(s) for s in shape)
     n = t * p * k * 2
     planes = np.frombuffer(xy, np.uint8)

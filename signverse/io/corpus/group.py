@@ -179,6 +179,7 @@ class PoseGroup:
         # Degenerate shapes go row by row (codec.decode_arrays handles them); a claimed size is
         # compared in float64 first, so a hostile product cannot wrap around int64.
         ok &= (shape > 0).all(0) & (shape.prod(0, dtype=np.float64) <= limits.max_clip_values)
+        ok &= ((ints[3:5] >= 0) & (ints[3:5] <= codec.MAX_FRAME_SIDE)).all(0)   # else refused row by row
         values = np.where(ok, shape.prod(0) * 2, 0)
         ok &= (xy_size == 2 * values) & (cf_size == values // 2)
         # finite step, confidence scale and fps; step and fps positive (else trusted_pose's
