@@ -59,6 +59,10 @@ MAX_NESTING = Limit("SIGNVERSE_MAX_NESTING", 16, "levels of nested arrays in a p
 MAX_RENDER_PIXELS = Limit("SIGNVERSE_MAX_RENDER_PIXELS", 7680 * 4320, "pixels of a rendered frame")
 
 
+# The largest frame side a file may state: what every writer can hold (a .pose header keeps 16
+# bits). A point at x=1e300 or a row stating a 1e9-px frame must not make a frame no tool opens.
+MAX_FRAME_SIDE = 65535
+
 # Frame rates a file may state. A .pose at 1e-6 fps, resampled to the release's 24 fps, claims 24
 # million frames per stored frame; one at 1e30 fps overflows every integer frame rate field.
 MIN_FPS, MAX_FPS = 0.1, 1000.0

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError
-from signverse.core.limits import MAX_FPS, MAX_PERSONS, MIN_FPS, budget_hint, decode_budget
+from signverse.core.limits import MAX_FPS, MAX_FRAME_SIDE, MAX_PERSONS, MIN_FPS, budget_hint, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.layouts import can_convert, convert, get_layout
 from signverse.core.jsonio import dumps as json_dumps
@@ -43,7 +43,7 @@ DEFAULT_FPS = 24.0
 _MAX_FRAMES = 10_000_000
 # Reading keeps xy (2 x float64) and a confidence (float64) per point of every person slot.
 _BYTES_PER_POINT = 24
-_MAX_SIDE = 65535   # the largest frame side a .pose header can hold
+_MAX_SIDE = MAX_FRAME_SIDE   # the largest frame side every writer can hold
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from signverse.core.errors import InputError, SignverseError, require
-from signverse.core.limits import budget_hint, check_fps, decode_budget
+from signverse.core.limits import MAX_FRAME_SIDE, budget_hint, check_fps, decode_budget
 from signverse.core.pose import PoseSeq
 from signverse.layouts import Component, Layout, get_layout, register_layout, LAYOUTS
 
@@ -232,9 +232,9 @@ def pose_to_pose_format(pose: PoseSeq):
     if pose.xy.shape[2] != layout.num_points:   # else the header and body disagree: a corrupt file
         raise SignverseError(f"the pose has {pose.xy.shape[2]} points per person but layout "
                              f"{layout.name} has {layout.num_points}; not written")
-    if not (0 <= pose.width <= 65535 and 0 <= pose.height <= 65535):   # the header stores 16 bits
+    if not (0 <= pose.width <= MAX_FRAME_SIDE and 0 <= pose.height <= MAX_FRAME_SIDE):   # 16-bit header
         raise SignverseError(f"frame size {pose.width}x{pose.height} does not fit a .pose header "
-                             "(at most 65535 per side); not written")
+                             f"(at most {MAX_FRAME_SIDE} per side); not written")
     names = _WRITE_NAMES.get(layout.name, {})
     components: list[PoseHeaderComponent] = []
     merged: dict[str, tuple[list[str], list[tuple[int, int]]]] = {}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from signverse.core import limits as core_limits
 from signverse.core.pose import PoseSeq
 from signverse.io.corpus.kernel import kernel, loaded_kernel, readonly
 
@@ -39,9 +40,9 @@ _NO_VAL = np.zeros(0, np.int32)
 _NAN_PAIR = np.array([np.nan, np.nan], np.float32).view(np.uint64)[0]
 
 
-# The largest frame side a row may state: what every writer can hold (a .pose header keeps 16
-# bits). A larger one is a damaged row (a 1e9-px frame overflowed the decoder's centre offsets).
-MAX_FRAME_SIDE = 65535
+# A row stating a larger frame side than any writer holds is damaged (a 1e9-px frame overflowed
+# the decoder's centre offsets).
+MAX_FRAME_SIDE = core_limits.MAX_FRAME_SIDE
 
 
 def check_frame_size(width: int, height: int) -> None:
