@@ -13,8 +13,8 @@ def register(sub) -> None:
                     "JSON, ISLR npz folder). Missing points stay missing.")
     p.add_argument("src", metavar="SRC")
     p.add_argument("dst", metavar="DST")
-    p.add_argument("--method", default="canonical-space",
-                   choices=("canonical-space", "canonical-dominant", "canonical-tempo", "canonical"),
+    from signverse.ops.anonymize import DEFAULT_METHOD, METHODS   # one list of methods, one default
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
                    help="canonical-space (default): canonical-dominant, then per sequence each "
                         "hand's path moved and stretched by seeded random amounts and the hand "
                         "turned about its wrist (see --shift, --amplitude, --hand-turn), the arm "

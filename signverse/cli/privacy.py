@@ -15,8 +15,8 @@ def register(sub) -> None:
     a.add_argument("data", metavar="DATA")
     a.add_argument("--json", action="store_true", help="print the result as JSON")
     a.add_argument("--figure", metavar="PNG", help="write the bone-length fingerprint figure here")
-    a.add_argument("--method", default="canonical-space",
-                   choices=("canonical-space", "canonical-dominant", "canonical-tempo", "canonical"),
+    from signverse.ops.anonymize import DEFAULT_METHOD, METHODS
+    a.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
                    help="anonymisation method (see anonymize)")
     a.add_argument("--jitter", type=float, default=0.0, help="anonymisation jitter (see anonymize)")
     a.add_argument("--rotate", type=float, default=None,
