@@ -216,8 +216,8 @@ class PoseGroup:
     @property
     def nbytes(self) -> int:
         """What a cache keeping this group holds: the table's buffers plus the small index arrays
-        (computed on demand: Arrow's count costs ~40 us, which streaming does not need)."""
-        return int(self.table.nbytes) + 100 * self.n
+        (Arrow's buffer-size sum: ``table.nbytes`` costs ~20-40 us a group)."""
+        return int(self.table.get_total_buffer_size()) + 100 * self.n
 
     def _escapes(self, ok: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every ``ok`` row's escapes gathered at once: positions (int64) and values (int32) of all
