@@ -12,6 +12,10 @@ from signverse.core.records import Clip
 from signverse.io.corpus import schema
 
 _QC = tuple(f"qc_{name}" for name in schema.QC_FIELDS)
+# Clip is a frozen dataclass without __post_init__: its __init__ only sets the fields (through
+# object.__setattr__, ~1.7 us a clip); setting them at once gives the same object (~0.3 us).
+_FAST_CLIP = not hasattr(Clip, "__post_init__") and not hasattr(Clip, "__slots__")
+_new = object.__new__
 
 
 class MetaRows:
@@ -45,8 +49,13 @@ class MetaRows:
         if self._extra is not None and self._extra[i]:
             qc.update(schema.qc_extra_scores(self._extra[i], c["clip_id"][i]))   # damaged: dropped, warned
         start, end = c["start"][i], c["end"][i]
-        return Clip(clip_id=c["clip_id"][i], video_id=c["video_id"][i],
-                    start=start if start is not None else 0.0, end=end if end is not None else 0.0,
-                    sign_language=c["sign_language"][i], signer=c["signer"][i], text=c["text"][i],
-                    text_language=c["text_language"][i], gloss=c["gloss"][i], split=c["split"][i],
-                    qc=qc, pose=pose)
+        fields = dict(clip_id=c["clip_id"][i], video_id=c["video_id"][i],
+                      start=start if start is not None else 0.0, end=end if end is not None else 0.0,
+                      sign_language=c["sign_language"][i], signer=c["signer"][i], text=c["text"][i],
+                      text_language=c["text_language"][i], gloss=c["gloss"][i], split=c["split"][i],
+                      qc=qc, pose=pose)
+        if not _FAST_CLIP:
+            return Clip(**fields)
+        clip = _new(Clip)
+        clip.__dict__.update(fields)
+        return clip

@@ -289,7 +289,8 @@ class PoseRows:
         self.table = table
         self.group = PoseGroup(table, self.limits)
         self._ids: list[str] | None = None
-        self._layouts: list | None = None
+        self._ok: list[bool] = []
+        self._scalars: list[tuple] | None = None   # per row: fps, width, height, layout
         self._decoded: list | None = None    # every row at once (PoseGroup.decode_all), on first use
         self._views: tuple | None = None     # per-row byte views: the row-by-row path
 
@@ -315,7 +316,9 @@ class PoseRows:
         ``copy``: decode just this row into arrays of its own (random access); otherwise the
         whole read is decoded on first use and the row's arrays are views into it (streaming)."""
         group = self.group
-        if group.ok[i]:
+        if self._scalars is None:
+            self._make_scalars()
+        if self._ok[i]:
             if only or copy:
                 return group.decode_row(i)
             if self._decoded is None:
@@ -324,6 +327,14 @@ class PoseRows:
         if not group.present[i]:
             return None
         return self._row_by_row(i)
+
+    def _make_scalars(self) -> None:
+        """Per-row Python values a clip needs, converted once per read (a numpy scalar per
+        field and clip cost ~0.2 us each)."""
+        g = self.group
+        self._ok = g.ok.tolist()
+        self._scalars = list(zip(g.fps.tolist(), g.widths.tolist(), g.heights.tolist(),
+                                 self.table.column("layout").to_pylist()))
 
     def _row_by_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """The reference decoder for a row the group checks left out: its error names the clip."""
@@ -344,14 +355,11 @@ class PoseRows:
         arrays = self.arrays(i, only=only, copy=copy)
         if arrays is None:
             return None
-        if self._layouts is None:
-            self._layouts = self.table.column("layout").to_pylist()
-        g = self.group
-        if g.ok[i]:   # fps, width and height checked with the group
-            return codec.trusted_pose(arrays[0], arrays[1], fps=float(g.fps[i]), width=int(g.widths[i]),
-                                      height=int(g.heights[i]), layout=self._layouts[i])
+        fps, width, height, layout = self._scalars[i]
+        if self._ok[i]:   # fps, width and height checked with the group
+            return codec.trusted_pose(arrays[0], arrays[1], fps=fps, width=width, height=height, layout=layout)
         row = {name: self.table.column(name)[i].as_py() for name in ("fps", "width", "height")}
-        return codec.trusted_pose(arrays[0], arrays[1], layout=self._layouts[i], **row)
+        return codec.trusted_pose(arrays[0], arrays[1], layout=layout, **row)
 
 
 class Corpus:
