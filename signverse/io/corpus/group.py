@@ -212,6 +212,7 @@ class PoseGroup:
         scale[:, 1] = self.scales / codec.CONF_LEVELS
         self.scale = readonly(scale)
         self.table = table
+        self._rows: list[tuple[int, int, int, int]] | None = None
 
     @property
     def nbytes(self) -> int:
@@ -296,14 +297,17 @@ class PoseGroup:
 
     def decode_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """``(xy [T, P, K, 2], conf [T, P, K])`` of an ``ok`` row, in arrays of its own."""
-        t, p, k = self.shape(i)
+        rows = self._rows
+        if rows is None:   # per row, as Python values, once per group (random access reads many)
+            rows = self._rows = list(zip(self.frames.tolist(), self.persons.tolist(), self.points.tolist(),
+                                         self.chunk.tolist()))
+        t, p, k, c = rows[i]
         width = p * k * 2
         run = codec._runner(t)
         if run is None:
             xy, conf, _ = self._numpy([i], width)
         else:
             xy, conf = _outputs(t, width)
-            c = self.chunk[i]
             run(self.xy_datas[c], self.cf_datas[c], self.desc[i:i + 1], self.scale[i:i + 1], self.esc_pos,
                 self.esc_val, xy, conf)
         return xy.reshape(t, p, k, 2), conf.reshape(t, p, k)

@@ -194,7 +194,7 @@ class _Files:
         group = bisect_right(starts, row) - 1   # per look-up: plain Python, not a numpy call
         if not 0 <= group < pf.num_row_groups:
             raise InputError(path, f"row {row} out of range ({starts[-1]} rows)")
-        key = (path, group, tuple(columns) if columns is not None else None)
+        key = (path, group, columns if columns is None or type(columns) is tuple else tuple(columns))
         entry = self._groups.get(key)
         if entry is not None and (entry.table is not None or entry.converted is not None):
             self._groups.move_to_end(key)
@@ -280,8 +280,9 @@ class PoseRows:
     (streaming) or row by row (random access); a row that fails a check is decoded alone by the
     reference path, which names the clip."""
 
-    COLUMNS = ["clip_id", "layout", "n_frames", "n_persons", "n_points", "fps", "width", "height",
-               "xy_step", "conf_scale", "xy", "conf", "xy_escapes"]   # what decoding needs (not ``persons``)
+    # what decoding needs (not ``persons``); a tuple: random access keys its cache by it per look-up
+    COLUMNS = ("clip_id", "layout", "n_frames", "n_persons", "n_points", "fps", "width", "height",
+               "xy_step", "conf_scale", "xy", "conf", "xy_escapes")
 
     def __init__(self, table, source: Path | str, limits: ReadLimits | None = None):
         self.source = source
