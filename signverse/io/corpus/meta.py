@@ -18,20 +18,39 @@ _FAST_CLIP = not hasattr(Clip, "__post_init__") and not hasattr(Clip, "__slots__
 _new = object.__new__
 
 
+_CLIP_COLUMNS = ("clip_id", "video_id", "start", "end", "sign_language", "signer", "text", "text_language",
+                 "gloss", "split")
+
+
 class MetaRows:
-    """The rows of a clips table (every column; or a slice of its rows) as columns of Python values."""
+    """The rows of a clips table (every column; or a slice of its rows) as columns of Python values.
+
+    Only what a Clip holds is converted up front (the clip's fields and the QC columns holding a
+    value somewhere); the others (fps, frame counts, layout, frame size, empty QC columns: about
+    half the columns) only when :meth:`row` asks for a whole row."""
 
     def __init__(self, table):
-        self.columns = {name: table.column(name).to_pylist() for name in table.column_names}
-        self.ids: list[str] = self.columns["clip_id"]
+        self._table = table
+        self._columns: dict[str, list] = {name: table.column(name).to_pylist() for name in _CLIP_COLUMNS}
+        self.ids: list[str] = self._columns["clip_id"]
         n = len(self.ids)
-        # An estimate of what the lists hold (Python objects, ~50-100 bytes each), for the byte
-        # bound of the random-access cache.
-        self.nbytes = int(table.nbytes) + 80 * n * len(self.columns)
         # Only the QC columns that hold a value in some row are looked at per clip.
         held = [name for name in (*_QC, "qc_extra") if table.column(name).null_count < n]
-        self._qc = [(name[3:], self.columns[name]) for name in held if name != "qc_extra"]
-        self._extra = self.columns["qc_extra"] if "qc_extra" in held else None
+        for name in held:
+            self._columns[name] = table.column(name).to_pylist()
+        self._qc = [(name[3:], self._columns[name]) for name in held if name != "qc_extra"]
+        self._extra = self._columns["qc_extra"] if "qc_extra" in held else None
+        # An estimate of what the lists hold (Python objects, ~50-100 bytes each) and the table
+        # kept for whole rows, for the byte bound of the random-access cache.
+        self.nbytes = int(table.get_total_buffer_size()) + 80 * n * len(self._columns)
+
+    @property
+    def columns(self) -> dict[str, list]:
+        """Every column as a list of Python values."""
+        for name in self._table.column_names:
+            if name not in self._columns:
+                self._columns[name] = self._table.column(name).to_pylist()
+        return self._columns
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -44,7 +63,7 @@ class MetaRows:
 
     def clip(self, i: int, pose=None) -> Clip:
         """Row ``i`` as a Clip (the same fields as ``Clip(**schema.clip_kwargs(row))``)."""
-        c = self.columns
+        c = self._columns
         qc = {name: v for name, values in self._qc if (v := values[i]) is not None and v == v}   # not NaN
         if self._extra is not None and self._extra[i]:
             qc.update(schema.qc_extra_scores(self._extra[i], c["clip_id"][i]))   # damaged: dropped, warned
