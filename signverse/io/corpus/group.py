@@ -212,7 +212,6 @@ class PoseGroup:
         scale[:, 1] = self.scales / codec.CONF_LEVELS
         self.scale = readonly(scale)
         self.table = table
-        self._rows: list[tuple[int, int, int, int]] | None = None
 
     @property
     def nbytes(self) -> int:
@@ -297,11 +296,8 @@ class PoseGroup:
 
     def decode_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """``(xy [T, P, K, 2], conf [T, P, K])`` of an ``ok`` row, in arrays of its own."""
-        rows = self._rows
-        if rows is None:   # per row, as Python values, once per group (random access reads many)
-            rows = self._rows = list(zip(self.frames.tolist(), self.persons.tolist(), self.points.tolist(),
-                                         self.chunk.tolist()))
-        t, p, k, c = rows[i]
+        t, p, k = self.shape(i)
+        c = self.chunk[i]
         width = p * k * 2
         run = codec._runner(t)
         if run is None:

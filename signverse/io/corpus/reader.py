@@ -291,7 +291,8 @@ class PoseRows:
         self.group = PoseGroup(table, self.limits)
         self._ids: list[str] | None = None
         self._ok: list[bool] = []
-        self._scalars: list[tuple] | None = None   # per row: fps, width, height, layout
+        self._scalars: list[tuple] | None = None   # streaming, per row: fps, width, height, layout
+        self._layouts: list | None = None
         self._decoded: list | None = None    # every row at once (PoseGroup.decode_all), on first use
         self._views: tuple | None = None     # per-row byte views: the row-by-row path
 
@@ -317,21 +318,24 @@ class PoseRows:
         ``copy``: decode just this row into arrays of its own (random access); otherwise the
         whole read is decoded on first use and the row's arrays are views into it (streaming)."""
         group = self.group
-        if self._scalars is None:
-            self._make_scalars()
-        if self._ok[i]:
-            if only or copy:
+        if only or copy:
+            if group.ok[i]:
                 return group.decode_row(i)
-            if self._decoded is None:
-                self._decoded = group.decode_all()
-            return self._decoded[i]
+        else:
+            if self._scalars is None:
+                self._make_scalars()
+            if self._ok[i]:
+                if self._decoded is None:
+                    self._decoded = group.decode_all()
+                return self._decoded[i]
         if not group.present[i]:
             return None
         return self._row_by_row(i)
 
     def _make_scalars(self) -> None:
-        """Per-row Python values a clip needs, converted once per read (a numpy scalar per
-        field and clip cost ~0.2 us each)."""
+        """Per-row Python values a streamed clip needs, converted once per read (a numpy scalar
+        per field and clip cost ~0.2 us each; random access, which looks at a few rows of a
+        group, takes them one by one)."""
         g = self.group
         self._ok = g.ok.tolist()
         self._scalars = list(zip(g.fps.tolist(), g.widths.tolist(), g.heights.tolist(),
@@ -356,8 +360,16 @@ class PoseRows:
         arrays = self.arrays(i, only=only, copy=copy)
         if arrays is None:
             return None
-        fps, width, height, layout = self._scalars[i]
-        if self._ok[i]:   # fps, width and height checked with the group
+        g = self.group
+        if self._scalars is not None:   # streaming
+            fps, width, height, layout = self._scalars[i]
+            ok = self._ok[i]
+        else:
+            if self._layouts is None:
+                self._layouts = self.table.column("layout").to_pylist()
+            fps, width, height, layout = float(g.fps[i]), int(g.widths[i]), int(g.heights[i]), self._layouts[i]
+            ok = g.ok[i]
+        if ok:   # fps, width and height checked with the group
             return codec.trusted_pose(arrays[0], arrays[1], fps=fps, width=width, height=height, layout=layout)
         row = {name: self.table.column(name)[i].as_py() for name in ("fps", "width", "height")}
         return codec.trusted_pose(arrays[0], arrays[1], layout=layout, **row)
