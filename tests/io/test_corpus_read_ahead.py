@@ -108,3 +108,51 @@ def test_a_damaged_row_read_ahead_with_good_ones_is_named_alone(tmp_path, monkey
         else:
             assert_pose_close(corpus[clip.clip_id].pose, clip.pose)
     assert any(g.members is not None for g in _pose_entries(corpus).values())
+
+
+def test_a_damaged_neighbour_row_group_fails_only_its_own_look_ups(tmp_path, monkeypatch):
+    clips, shard = _store(tmp_path, monkeypatch)
+    meta = pq.ParquetFile(shard).metadata
+    damaged = meta.num_row_groups // 2
+    xy = next(meta.row_group(damaged).column(i) for i in range(meta.num_columns)
+              if meta.row_group(damaged).column(i).path_in_schema == "xy")
+    data = bytearray(shard.read_bytes())
+    middle = xy.data_page_offset + xy.total_compressed_size // 2
+    data[middle:middle + 64] = b"\xff" * 64          # LZ4 garbage inside the row group's xy page
+    shard.write_bytes(bytes(data))
+    first = sum(meta.row_group(g).num_rows for g in range(damaged))
+    inside = {c.clip_id for c in clips[first:first + meta.row_group(damaged).num_rows]}
+    corpus = open_corpus(tmp_path / "c")
+    order = [c for c in clips if c.clip_id not in inside] + [c for c in clips if c.clip_id in inside]
+    for clip in order:   # every other clip first: read ahead around the damaged group
+        if clip.clip_id in inside:
+            with pytest.raises(InputError, match="shard-00000.parquet") as err:
+                corpus[clip.clip_id]
+            assert "\n" not in str(err.value)
+        else:
+            assert_pose_close(corpus[clip.clip_id].pose, clip.pose)
+    assert any(g.members is not None for g in _pose_entries(corpus).values())
+
+
+def test_a_neighbour_the_read_limits_refuse_is_not_read_ahead(tmp_path, monkeypatch):
+    from signverse.io.corpus.limits import ReadLimits
+    clips, shard = _store(tmp_path, monkeypatch)
+    meta = pq.ParquetFile(shard).metadata
+    refused = meta.num_row_groups // 2
+    check = ReadLimits.check_group
+
+    def refuse_one(self, pf, group, path):
+        if group == refused:
+            raise InputError(path, f"pose row group {group} refused (test)")
+        check(self, pf, group, path)
+    monkeypatch.setattr(ReadLimits, "check_group", refuse_one)
+    first = sum(meta.row_group(g).num_rows for g in range(refused))
+    inside = {c.clip_id for c in clips[first:first + meta.row_group(refused).num_rows]}
+    corpus = open_corpus(tmp_path / "c")
+    for clip in [c for c in clips if c.clip_id not in inside] + [c for c in clips if c.clip_id in inside]:
+        if clip.clip_id in inside:
+            with pytest.raises(InputError, match=f"row group {refused} refused"):
+                corpus[clip.clip_id]
+        else:
+            assert_pose_close(corpus[clip.clip_id].pose, clip.pose)
+    assert not any(k[1] == refused for k in _pose_entries(corpus))

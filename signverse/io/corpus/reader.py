@@ -168,11 +168,21 @@ class _Files:
                 break
             self._drop(key)
 
-    def _ahead(self, pf, path: Path, group: int, key: tuple, starts: list[int], ahead: int) -> list[int]:
-        """The row groups to read with ``group``: uncached neighbours of few rows (ascending)."""
+    def _ahead(self, pf, path: Path, group: int, key: tuple, starts: list[int], ahead: int, guard) -> list[int]:
+        """The row groups to read with ``group``: uncached neighbours of few rows that the guard
+        accepts (a refused neighbour is left to its own look-up, which names it), ascending."""
         def small(g: int) -> bool:
             return (0 <= g < pf.num_row_groups and starts[g + 1] - starts[g] <= self.AHEAD_ROWS
                     and (path, g, key[2]) not in self._groups)
+
+        def accepted(g: int) -> bool:
+            if guard is None:
+                return True
+            try:
+                guard(pf, g, path)
+            except InputError:
+                return False
+            return True
         if not small(group):
             return [group]
         budget = self.GROUP_BYTES // self.AHEAD_SHARE
@@ -182,7 +192,7 @@ class _Files:
             g = group + step
             while len(groups) < ahead and small(g):
                 size += meta.row_group(g).total_byte_size
-                if size > budget:
+                if size > budget or not accepted(g):
                     break
                 groups.append(g)
                 g += step
@@ -199,21 +209,24 @@ class _Files:
         if entry is not None and (entry.table is not None or entry.converted is not None):
             self._groups.move_to_end(key)
             return entry, row - starts[group] + entry.base
+        if guard is not None:   # only on a real read: a cached group has passed it
+            guard(pf, group, path)
         groups = [group]
         if ahead > 1:
             misses = self._misses[path] = self._misses.get(path, 0) + 1
             if misses > self.AHEAD_AFTER:
-                groups = self._ahead(pf, path, group, key, starts, ahead)
-        if guard is not None:   # only on a real read: a cached group has passed it
-            for g in groups:
-                guard(pf, g, path)
-        try:
-            if len(groups) == 1:
-                table = pf.read_row_group(group, columns=columns, use_threads=False)
-            else:
+                groups = self._ahead(pf, path, group, key, starts, ahead, guard)
+        table = None
+        if len(groups) > 1:
+            try:
                 table = pf.read_row_groups(groups, columns=columns, use_threads=False)
-        except _arrow_errors() as exc:
-            raise InputError(path, f"corrupt row group {group} ({exc})") from None
+            except _arrow_errors():   # a damaged neighbour must not fail this look-up: read alone
+                groups = [group]
+        if table is None:
+            try:
+                table = pf.read_row_group(group, columns=columns, use_threads=False)
+            except _arrow_errors() as exc:
+                raise InputError(path, f"corrupt row group {group} ({exc})") from None
         if len(groups) == 1:
             entry = self._groups[key] = _Group(table)
             keys = (key,)
