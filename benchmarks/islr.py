@@ -90,6 +90,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -293,7 +295,8 @@ def main() -> None:
             score(names["lstm"], s, time.perf_counter() - t)
         if "signdw" in methods:
             t = time.perf_counter()
-            run = Path("/tmp") / f"signverse_bench_islr_fold{fold}"
+            # one folder per process: several benchmark runs (other settings) may train the same fold at once
+            run = Path(tempfile.mkdtemp(prefix=f"signverse_bench_islr_fold{fold}_"))
             train_task("islr", args.data, run, epochs=args.signdw_epochs, seed=args.seed,
                        samples=[samples[i] for i in tr], progress=False, **overrides)
             train_s = time.perf_counter() - t
@@ -309,6 +312,7 @@ def main() -> None:
                     np.array([it.target for it in train_items]), len(loaded.recipe.labels))
             for name, tta, weight in SIGNDW_VIEWS:
                 score(name, loaded.recipe.scores(loaded.model, items, tta=tta, clip_weight=weight), train_s)
+            shutil.rmtree(run, ignore_errors=True)
         print(f"fold {fold}: test signers {len({samples[i].signer for i in te})}, clips {len(te)} | " +
               " | ".join(f"{k} {v[fold]['top1']:.3f}/{v[fold]['top1_per_class']:.3f}"
                          for k, v in results.items() if fold in v), flush=True)
