@@ -89,12 +89,15 @@ Longer training, stronger augmentation and weight averaging (issue 11 follow-up;
       (rotate 20 deg, scale 0.25, shear 0.2, speed
       0.6-1.4x, crop 0.2, hand drop 0.1, hand turn
       15 deg, a hidden span of up to 25% of frames) 0.841/0.796 0.879/0.857 0.733/0.591 0.718/0.676 0.708/0.543 0.776/0.693
+    2-member seed ensemble, 20 epochs
+      (--signdw-set members=2; idle machine,
+      1.0-1.4 ms per clip in `evaluate`)         0.874/0.815 0.859/0.829 0.741/0.608 0.733/0.686 0.687/0.516 0.779/0.691
 
 The last row's command: ``--signdw-epochs 60 --signdw-set ema_decay=0.998 --signdw-set
 'augment={"rotate_deg":20,"scale":0.25,"shear":0.2,"speed":0.4,"crop":0.2,"hand_drop":0.1,"hand_rotate_deg":15,"time_mask":0.25}'``
 (about 250 s of CPU per fold). "60 epochs" alone was stopped after 2 folds (both 2.6-2.8 points below
 the default) to free the CPU. Within seed noise (+-4 points per fold) none of these moves the 5-fold
-mean; a seed ensemble inside the 540 s budget (``members=2`` costs 2x the network time) was not run.
+mean (the 2-member ensemble, about 2x the network's training time, neither).
 
 (Each run: 20 epochs on the fold's ~1,550 training clips, 103-118 s of CPU in one thread, features
 included, under load average 2-6.) The seed alone moves fold 4 by 4 points, more than any change
