@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -37,6 +37,17 @@ def _settings_from(cls, values: dict | None):
         if key in known and isinstance(values.get(key), dict):
             values[key] = AugmentConfig(**values[key])
     return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def settings_with(settings, overrides: dict | None):
+    """Copy of a recipe's ``settings`` with ``overrides`` (``--set``); an augmentation given as a
+    dict changes only the ranges it names (``augment={"rotate_deg": 20}``)."""
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
+        current = getattr(settings, key, None)
+        if isinstance(current, AugmentConfig) and isinstance(value, dict):
+            overrides[key] = replace(current, **value)
+    return replace(settings, **overrides)
 
 
 def _pad(seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from signverse.core.errors import InputError, SignverseError
 from signverse.core.jsonio import dumps as json_dumps
 from signverse.core.progress import Progress
 from signverse.train.checkpoint import load_model, read_run, save_run, write_json
-from signverse.train.recipes import get_recipe
+from signverse.train.recipes import get_recipe, settings_with
 from signverse.train.trainer import TrainConfig, Trainer, TrainResult, seed_everything
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def train_task(task: str, data: str | Path, out: str | Path, *, model: str | Non
     recipe_cls = get_recipe(task)
     recipe = recipe_cls()
     if recipe_overrides:
-        recipe.settings = dataclasses.replace(recipe.settings, **recipe_overrides)
+        recipe.settings = settings_with(recipe.settings, recipe_overrides)
     model_name = model or recipe.default_model
     spec = model_spec(model_name)
     if spec.task and spec.task != task:

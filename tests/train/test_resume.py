@@ -46,10 +46,12 @@ def _weights(run):
     return torch.load(Path(run) / "model.pt", weights_only=True)
 
 
-@pytest.mark.parametrize("stop_after", [2, 6])   # 2: inside the early-stopping phase; 6: inside the refit
-def test_resume_gives_the_uninterrupted_result(tmp_path, samples, monkeypatch, stop_after):
+# 2: inside the early-stopping phase; 6: inside the refit; with weight averaging (its state resumes too)
+@pytest.mark.parametrize("stop_after,ema", [(2, 0.0), (6, 0.0), (2, 0.9)])
+def test_resume_gives_the_uninterrupted_result(tmp_path, samples, monkeypatch, stop_after, ema):
     opts = dict(epochs=4, samples=samples[::2], model_overrides=TINY, progress=False,
-                train_overrides={"lr": 3e-3, "patience": 0, "dev_part": True, "refit_all": True})
+                train_overrides={"lr": 3e-3, "patience": 0, "dev_part": True, "refit_all": True,
+                                 "ema_decay": ema})
     straight = train_task("islr", None, tmp_path / "straight", **opts)
     with monkeypatch.context() as m:
         _interrupt_after(m, stop_after)

@@ -10,7 +10,7 @@ to 54 points: 12 upper-body points (nose, neck, shoulders, elbows, wrists, eyes,
    moving more), mirror x and swap left/right, so the dominant hand is always in the right slot.
    (Whether a student's webcam image was mirrored is unknown, so handedness carries no meaning.)
 3. (Training) augment: random rotation / scale / shear / shift, per-point jitter, speed change,
-   temporal crop and dropped hand frames.
+   temporal crop, dropped hand frames and a hidden span of frames.
 4. Per-frame features (``FEATURE_DIM`` = 194): body xy (24), both hands' xy relative to the neck
    (84), both hands' wrist-relative shapes scaled by hand size (80), hand presence (2), hand-centre
    velocity (4). Missing values are 0 and flagged by the presence channels.
@@ -118,6 +118,9 @@ class AugmentConfig:
     crop: float = 0.15           # drop up to this fraction of frames at the ends
     hand_drop: float = 0.05      # probability that a hand is hidden in a frame
     hand_rotate_deg: float = 10.0
+    # hide one span of up to this fraction of the frames (every point missing there): the clip
+    # must be recognised from what is left (added later; 0 keeps earlier runs' augmentation)
+    time_mask: float = 0.0
 
 
 def augment_points(pts: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -159,6 +162,11 @@ def augment_points(pts: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
         for sl in (LH, RH):
             drop = rng.random(len(pts)) < cfg.hand_drop
             pts[drop, sl] = np.nan
+    if cfg.time_mask > 0 and len(pts) > 4:
+        span = int(rng.integers(0, int(cfg.time_mask * len(pts)) + 1))
+        if span:
+            start = int(rng.integers(0, len(pts) - span + 1))
+            pts[start:start + span] = np.nan
     return pts.astype(np.float32)
 
 
