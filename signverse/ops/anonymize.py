@@ -70,7 +70,7 @@ METHOD_ROTATE = {"canonical-dominant": 10.0, "canonical-space": 10.0, "canonical
 # Per-sequence randomisation of the signing space (``randomize_workspace``) each method applies
 # unless told otherwise: (shift in shoulder widths, amplitude as a log-scale standard deviation,
 # hand turn in degrees), chosen on the shared ISLR data (README privacy section).
-METHOD_SPACE = {"canonical-space": (0.2, 0.2, 12.0), "canonical-quiet": (0.2, 0.2, 8.0)}
+METHOD_SPACE = {"canonical-space": (0.2, 0.2, 12.0), "canonical-quiet": (0.2, 0.2, 0.0)}
 # What ``canonical-quiet`` keeps of the movement that carries the person more than the language
 # (``quiet``): (the fraction of each sequence's facial expression kept, ``damp_face``; the
 # fraction of the rest bones' movement around their usual direction kept: head, shoulders, lower

@@ -13,7 +13,11 @@ orientation towards the nearest of a few prototype orientations; every bone keep
 (canonical after retargeting). Frames where the hand is not wholly present are left as they are:
 nothing is invented, missing stays missing.
 
-``damp_face`` scales each sequence's facial expression (the face points' displacement from
+Measured on the shared ISLR data (README privacy section), snapping lowered re-identification
+little (which prototype a person's hand falls into is itself personal) and cost recognition more
+than the random hand turn does, so no method uses it; it stays for further work.
+
+``damp_face`` (used by ``canonical-quiet``) scales each sequence's facial expression (the face points' displacement from
 their own mean shape relative to the nose) by a factor: expression (mouthing, eyebrows) carries
 language too, so this trades that away for privacy.
 """
