@@ -3,7 +3,7 @@ each costs sign recognition, and which parts of the pose still identify people (
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/privacy.py [--data ../shared/data/islr]
         [--rows canonical-space,canonical-dominant,canonical-space:0:10:0.2:0.2:0]
-        [--no-ablation] [--figure fingerprint.png] [--cache DIR] [--json] [--signdw-folds 0,1]
+        [--no-ablation] [--figure fingerprint.png] [--cache DIR] [--json] [--signdw-folds 0,1] [--seed N]
 
 Data: the shared ISLR-MP DEV folder (51 real signers, 1940 sequences, MediaPipe Holistic).
 Re-identification: ``signverse.tasks.privacy.audit`` (every second sequence of each (signer,
@@ -17,7 +17,7 @@ each row's anonymised ones (train and test both anonymised). With ``--signdw-fol
 toolkit's own recogniser (SignDW, ``signverse train islr`` with the settings pinned below) on
 those folds of the same 5, trained and tested on original, then on each row's anonymised poses
 (about 2.5 CPU minutes per fold and version).
-A row is ``METHOD[:JITTER:ROTATE_DEG[:SHIFT:AMPLITUDE:HAND_TURN_DEG]]``; the first row that is the default method gets the
+A row is ``METHOD[:JITTER:ROTATE_DEG[:SHIFT:AMPLITUDE:HAND_TURN_DEG[:EXPRESSION:REST_MOTION]]]``; the first row that is the default method gets the
 targets and the ablation (re-identification from each part of the pose alone and without it).
 """
 from __future__ import annotations
@@ -121,11 +121,13 @@ def signdw_top1(samples, poses: list[PoseSeq], folds: list[int], data_path: str,
 
 
 def parse_row(row: str) -> tuple[str, float, float | None, dict]:
-    """``METHOD`` (the method's own randomisation), ``METHOD:JITTER:ROTATE`` or
-    ``METHOD:JITTER:ROTATE:SHIFT:AMPLITUDE:HAND_TURN`` (the signing-space randomisation)."""
+    """``METHOD`` (the method's own randomisation), ``METHOD:JITTER:ROTATE``,
+    ``METHOD:JITTER:ROTATE:SHIFT:AMPLITUDE:HAND_TURN`` (the signing-space randomisation) or
+    ``...:HAND_TURN:EXPRESSION:REST_MOTION`` (what is kept of the face's and rest bones' movement)."""
     method, *rest = row.split(":")
     jitter, rotate = (float(rest[0]), float(rest[1])) if rest else (0.0, None)
-    space = dict(zip(("shift", "amplitude", "hand_turn"), (float(v) for v in rest[2:5])))
+    space = dict(zip(("shift", "amplitude", "hand_turn", "expression", "rest_motion"),
+                     (float(v) for v in rest[2:7])))
     return method, jitter, rotate, space
 
 
@@ -137,11 +139,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "islr"))
     parser.add_argument("--rows", default=ROWS, help="comma-separated "
-                        f"METHOD[:JITTER:ROTATE[:SHIFT:AMPLITUDE:HAND_TURN]] (default {ROWS})")
+                        f"METHOD[:JITTER:ROTATE[:SHIFT:AMPLITUDE:HAND_TURN[:EXPRESSION:REST_MOTION]]] (default {ROWS})")
     parser.add_argument("--no-ablation", action="store_true", help="skip the per-part ablation")
     parser.add_argument("--figure", help="write the bone-length fingerprint figure (first row) here")
     parser.add_argument("--cache", help="keep decompressed ISLR arrays here between runs")
     parser.add_argument("--json", action="store_true", help="indented JSON instead of the table")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the per-sequence anonymisation draws (repeat to see their spread)")
     parser.add_argument("--signdw-folds", default="",
                         help="also the SignDW yardstick (signverse train islr, ~2.5 CPU min per fold "
                              "and version) on these of the 5 signer-disjoint folds, e.g. 0,1")
@@ -168,7 +172,8 @@ def main() -> int:
     for row in args.rows.split(","):
         method, jitter, rotate, space = parse_row(row)
         began = time.perf_counter()
-        anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate, **space)
+        anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate, seed=args.seed,
+                                   **space)
         made = time.perf_counter()
         figures = {"anonymize_seconds": round(made - began, 1)}
         if "audit" not in result:

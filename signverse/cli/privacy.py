@@ -27,6 +27,10 @@ def register(sub) -> None:
                    help="anonymisation movement-amplitude randomisation (see anonymize)")
     a.add_argument("--hand-turn", type=float, default=None,
                    help="anonymisation hand turn, degrees (see anonymize)")
+    a.add_argument("--expression", type=float, default=None,
+                   help="fraction of facial expression kept (see anonymize)")
+    a.add_argument("--rest-motion", type=float, default=None,
+                   help="fraction of head, shoulder and lower-body movement kept (see anonymize)")
     a.set_defaults(handler=run)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
@@ -39,6 +43,7 @@ def run(args) -> int:
     try:
         result = audit(data, method=args.method, jitter=args.jitter, rotate=args.rotate,
                        shift=args.shift, amplitude=args.amplitude, hand_turn=args.hand_turn,
+                       expression=args.expression, rest_motion=args.rest_motion,
                        figure=args.figure)
     except InputError:
         raise

@@ -41,7 +41,8 @@ def same_kind(src: Path) -> str:
 def anonymize_path(src: str | Path, dst: str | Path, *, method: str | None = None,
                    jitter: float = 0.0, rotate: float | None = None, seed: int = 0,
                    shift: float | None = None, amplitude: float | None = None,
-                   hand_turn: float | None = None,
+                   hand_turn: float | None = None, expression: float | None = None,
+                   rest_motion: float | None = None,
                    canonical: str | Path | None = None,
                    save_canonical: str | Path | None = None) -> AnonymizeReport:
     """Anonymise every sequence under ``src`` into ``dst`` (see the module docstring).
@@ -54,7 +55,8 @@ def anonymize_path(src: str | Path, dst: str | Path, *, method: str | None = Non
         raise InputError(dst, "is the source; write the anonymised copy elsewhere")
     if is_islr_folder(src):
         return _anonymize_islr(src, dst, method=method, jitter=jitter, rotate=rotate, seed=seed,
-                               space=dict(shift=shift, amplitude=amplitude, hand_turn=hand_turn),
+                               space=dict(shift=shift, amplitude=amplitude, hand_turn=hand_turn,
+                                          expression=expression, rest_motion=rest_motion),
                                canonical=canonical,
                                save_canonical=save_canonical)
     from signverse.ops.anonymize import anonymize, canonical_target, load_target, save_target, sequence_seed
@@ -95,6 +97,7 @@ def anonymize_path(src: str | Path, dst: str | Path, *, method: str | None = Non
         report.sequences += 1
         return anonymize(pose, targets[layout], method=method, jitter=jitter, rotate=rotate,
                          shift=shift, amplitude=amplitude, hand_turn=hand_turn,
+                         expression=expression, rest_motion=rest_motion,
                          seed=sequence_seed(item.name, seed))
 
     from signverse.io.transcode import convert_path

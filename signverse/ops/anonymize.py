@@ -32,6 +32,15 @@ Methods:
   sequence (``METHOD_ROTATE``, 10 degrees standard deviation, seeded per sequence): a blur of
   habitual posture small enough for sign recognition. Measured on the shared ISLR data: less
   re-identification than ``canonical-tempo`` for the same recognition by unseen signers (README).
+* ``canonical-space``: ``canonical-dominant`` with each sequence's signing space randomised
+  (``randomize_workspace``: each hand's path moved and stretched, the hand turned about its
+  wrist, the arm re-solved), ``METHOD_SPACE``.
+* ``canonical-quiet``: ``canonical-space`` that also quietens what moves with the person rather
+  than the sign (``METHOD_QUIET``): the head's, shoulders' and lower body's movement around their
+  usual direction (``Target.rest_motion``; nods and shrugs go with it), the face's expression
+  (``signverse.ops.anonymize_hands.damp_face``; mouthing and eyebrows go with it). The ridge
+  yardstick reads neither, SignDW reads the head's points (nose, eyes, ears) but not the face;
+  the README privacy section says what this trades away.
 """
 from __future__ import annotations
 
@@ -51,17 +60,22 @@ from signverse.ops.retarget import Target, measure, retarget
 from signverse.core.jsonio import dumps as json_dumps
 
 log = logging.getLogger(__name__)
-METHODS = ("canonical-space", "canonical-dominant", "canonical-tempo", "canonical")
+METHODS = ("canonical-quiet", "canonical-space", "canonical-dominant", "canonical-tempo", "canonical")
 DEFAULT_METHOD = "canonical-space"
 # Per-sequence constant random turn of every bone (degrees, standard deviation) each method
 # applies unless told otherwise: ``canonical-dominant`` blurs habitual posture by 10 degrees
 # (measured on the shared ISLR data, after mirroring: re-identification 0.650 without a turn,
 # 0.616 with 5 degrees, 0.555 with 10, for ISLR top-1 0.671, 0.667, 0.665).
-METHOD_ROTATE = {"canonical-dominant": 10.0, "canonical-space": 10.0}
+METHOD_ROTATE = {"canonical-dominant": 10.0, "canonical-space": 10.0, "canonical-quiet": 10.0}
 # Per-sequence randomisation of the signing space (``randomize_workspace``) each method applies
 # unless told otherwise: (shift in shoulder widths, amplitude as a log-scale standard deviation,
 # hand turn in degrees), chosen on the shared ISLR data (README privacy section).
-METHOD_SPACE = {"canonical-space": (0.2, 0.2, 12.0)}
+METHOD_SPACE = {"canonical-space": (0.2, 0.2, 12.0), "canonical-quiet": (0.2, 0.2, 0.0)}
+# What ``canonical-quiet`` keeps of the movement that carries the person more than the language
+# (``quiet``): (the fraction of each sequence's facial expression kept, ``damp_face``; the
+# fraction of the rest bones' movement around their usual direction kept: head, shoulders, lower
+# body, ``Target.rest_motion``), chosen on the shared ISLR data (README privacy section).
+METHOD_QUIET = {"canonical-quiet": (0.0, 0.0)}
 # Low-pass window of ``canonical-tempo`` in seconds (5 frames at 30 fps).
 SMOOTH_SECONDS = 1 / 6
 
@@ -253,9 +267,18 @@ def method_space(method: str, shift: float | None = None, amplitude: float | Non
     return tuple(float(o if v is None else v) for o, v in zip(own, (shift, amplitude, hand_turn)))
 
 
+def method_quiet(method: str, expression: float | None = None,
+                 rest_motion: float | None = None) -> tuple[float, float]:
+    """(fraction of facial expression kept, fraction of the rest bones' movement kept) that
+    ``method`` applies: the given values, else the method's (``METHOD_QUIET``; 1, 1: all kept)."""
+    own = METHOD_QUIET.get(method, (1.0, 1.0))
+    return tuple(float(o if v is None else v) for o, v in zip(own, (expression, rest_motion)))
+
+
 def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, jitter: float = 0.0,
               rotate: float | None = None, seed: int | None = None, shift: float | None = None,
-              amplitude: float | None = None, hand_turn: float | None = None) -> PoseSeq:
+              amplitude: float | None = None, hand_turn: float | None = None,
+              expression: float | None = None, rest_motion: float | None = None) -> PoseSeq:
     """``pose`` on the canonical skeleton ``target`` (see ``canonical_target``), in its own frame;
     with ``method="canonical-tempo"`` then re-timed and low-passed, with ``"canonical-dominant"``
     also mirrored first when the left hand leads, with the default ``"canonical-space"`` then
@@ -268,18 +291,26 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
     ``rotate=None``: the method's own (``METHOD_ROTATE``: 10 for ``canonical-dominant`` and
     ``canonical-space``, else 0). ``shift``, ``amplitude``, ``hand_turn``: the signing-space
     randomisation (``randomize_workspace``), None for the method's own (``METHOD_SPACE``).
+    ``expression``, ``rest_motion`` (fractions in [0, 1]; None: the method's own,
+    ``METHOD_QUIET``, 1 for all but ``canonical-quiet``): how much of each sequence's facial
+    expression (``signverse.ops.anonymize_hands.damp_face``) and of the head's, shoulders' and
+    lower body's movement around their usual direction (``Target.rest_motion``) is kept.
     """
     if method not in METHODS:
         raise SignverseError(f"unknown anonymisation method '{method}' (known: {', '.join(METHODS)})")
     rotate = method_rotate(method, rotate)
     shift, amplitude, hand_turn = method_space(method, shift, amplitude, hand_turn)
+    expression, rest_motion = method_quiet(method, expression, rest_motion)
     if min(jitter, rotate, shift, amplitude, hand_turn) < 0:
         raise SignverseError(f"jitter, rotate, shift, amplitude and hand_turn must be >= 0, got "
                              f"{jitter}, {rotate}, {shift}, {amplitude} and {hand_turn}")
-    target = replace(target, frame=None)
+    if not (0 <= expression <= 1 and 0 <= rest_motion <= 1):
+        raise SignverseError(f"expression and rest_motion must be in [0, 1], got {expression} "
+                             f"and {rest_motion}")
+    target = replace(target, frame=None, rest_motion=rest_motion)
     if jitter > 0 or rotate > 0:
         target = target.jittered(np.random.default_rng(0 if seed is None else seed), jitter, rotate)
-    if method in ("canonical-dominant", "canonical-space"):
+    if method in ("canonical-dominant", "canonical-space", "canonical-quiet"):
         # Mirrored before retargeting, so the output's bones still have the canonical lengths.
         pose = dominant_right(pose)
     out = retarget(pose, target)
@@ -294,6 +325,9 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
         # its own random stream, so adding it leaves the turns and lengths above as they were
         out = randomize_workspace(out, np.random.default_rng([0 if seed is None else seed, 1]),
                                   shift=shift, amplitude=amplitude, hand_turn=hand_turn)
+    if expression < 1:
+        from signverse.ops.anonymize_hands import damp_face
+        out = damp_face(out, expression)
     return out
 
 

@@ -202,6 +202,9 @@ class Target:
     frame: tuple[int, int] | None = None
     rest_angles: np.ndarray | None = None    # [K] radians; NaN: the bone keeps its own angles
     rotations: np.ndarray | None = None      # [K] radians added to a bone's angle in every frame
+    # how much of a rest bone's movement around its usual direction is kept (1: all of it, 0: the
+    # bone holds the rest direction throughout); bones without a rest angle keep all of theirs
+    rest_motion: float = 1.0
 
     def jittered(self, rng: np.random.Generator, amount: float, rotate_deg: float = 0.0) -> "Target":
         """A copy with every bone length and the placement scaled by ``1 + N(0, amount)`` and,
@@ -433,6 +436,10 @@ def _turn(target: Target, k: int, offset: np.ndarray, direct: np.ndarray) -> np.
         own = _usual_angle(np.where(direct[:, None], offset, np.nan))
         if np.isfinite(own):
             turn = np.full(len(offset), target.rest_angles[k] - own)
+            if target.rest_motion != 1.0:
+                # the movement around the usual direction, scaled (missing frames: no turn needed)
+                moved = np.where(direct, np.arctan2(offset[:, 1], offset[:, 0]) - own, 0.0)
+                turn = turn + (target.rest_motion - 1.0) * ((moved + np.pi) % (2 * np.pi) - np.pi)
     if target.rotations is not None and target.rotations[k] != 0:
         turn = (0.0 if turn is None else turn) + np.full(len(offset), target.rotations[k])
     return turn

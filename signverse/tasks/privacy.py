@@ -60,13 +60,16 @@ def _safe(value: float) -> float | None:
 
 def anonymize_all(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
                   rotate: float | None = None, shift: float | None = None,
-                  amplitude: float | None = None, hand_turn: float | None = None) -> list[PoseSeq]:
+                  amplitude: float | None = None, hand_turn: float | None = None,
+                  expression: float | None = None, rest_motion: float | None = None,
+                  seed: int = 0) -> list[PoseSeq]:
     """Every pose of ``data`` on the canonical skeleton of ``data`` (signers weigh equally)."""
     from signverse.ops.anonymize import DEFAULT_METHOD, anonymize, canonical_target, sequence_seed
     names = data.names if len(data.names) == len(data.poses) else [str(i) for i in range(len(data.poses))]
     target = canonical_target(data.poses, groups=data.signers)
     return [anonymize(p, target, method=method or DEFAULT_METHOD, jitter=jitter, rotate=rotate,
-                      shift=shift, amplitude=amplitude, hand_turn=hand_turn, seed=sequence_seed(n))
+                      shift=shift, amplitude=amplitude, hand_turn=hand_turn, expression=expression,
+                      rest_motion=rest_motion, seed=sequence_seed(n, seed))
             for p, n in zip(data.poses, names)]
 
 
@@ -78,12 +81,14 @@ def version_features(poses: Sequence[PoseSeq]) -> np.ndarray:
 
 def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
           rotate: float | None = None, shift: float | None = None, amplitude: float | None = None,
-          hand_turn: float | None = None, figure: str | Path | None = None, anonymized: list[PoseSeq] | None = None) -> dict:
+          hand_turn: float | None = None, expression: float | None = None,
+          rest_motion: float | None = None, figure: str | Path | None = None,
+          anonymized: list[PoseSeq] | None = None) -> dict:
     """Re-identification top-1 on raw / normalized / anonymized data, with chance, the per-probe
     figures and the bone-length fingerprint; strict JSON (null for what could not be measured).
     ``anonymized``: the anonymised poses if already made (else ``anonymize_all``)."""
     from signverse.metrics.privacy import bone_ratio_fingerprint, reid_top1, split_per_signer
-    from signverse.ops.anonymize import DEFAULT_METHOD, method_rotate, method_space
+    from signverse.ops.anonymize import DEFAULT_METHOD, method_quiet, method_rotate, method_space
     from signverse.ops.normalize import normalize
 
     method = method or DEFAULT_METHOD
@@ -97,7 +102,8 @@ def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
                              f"each; found {len(signers_tested)}")
     if anonymized is None:
         anonymized = anonymize_all(data, method=method, jitter=jitter, rotate=rotate, shift=shift,
-                                   amplitude=amplitude, hand_turn=hand_turn)
+                                   amplitude=amplitude, hand_turn=hand_turn,
+                                   expression=expression, rest_motion=rest_motion)
 
     def frame_units(pose: PoseSeq) -> PoseSeq:
         return pose.replace(xy=pose.xy / np.array([pose.width, pose.height], np.float32))
@@ -129,7 +135,9 @@ def audit(data: AuditData, *, method: str | None = None, jitter: float = 0.0,
         "anonymization": {"method": method, "jitter": jitter,
                           "rotate_deg": method_rotate(method, rotate),
                           **dict(zip(("shift", "amplitude", "hand_turn_deg"),
-                                     method_space(method, shift, amplitude, hand_turn)))},
+                                     method_space(method, shift, amplitude, hand_turn))),
+                          **dict(zip(("expression", "rest_motion"),
+                                     method_quiet(method, expression, rest_motion)))},
         "n_train": int(len(train)), "n_test": int(len(test)),
     }
     if figure is not None:

@@ -126,3 +126,30 @@ def test_anonymize_signing_space_options_are_seeded_and_keep_the_skeleton(tmp_pa
     assert not np.allclose(outs[0].xy, outs[2].xy, equal_nan=True)
     assert np.array_equal(outs[0].valid, pose.valid)
     assert np.max(bone_length_error(outs[0], load_target(canon))) < 1e-3
+
+
+def test_anonymize_quiet_method_stills_the_face_and_keeps_the_skeleton(tmp_path):
+    """``--method canonical-quiet`` (expression and rest-bone movement stilled by default) on a
+    MediaPipe ``.pose`` file: the face keeps one shape relative to the nose, the bones their
+    canonical lengths, and no point is invented; ``--expression 1 --rest-motion 1`` keeps the
+    face moving."""
+    pose = signer_sequence("mediapipe-holistic", 1, 0, n_frames=12)
+    src = tmp_path / "one.pose"
+    signverse.write_pose(pose, src)
+    canon = tmp_path / "canonical.json"
+    quiet, moving = tmp_path / "quiet.pose", tmp_path / "moving.pose"
+    assert main(["anonymize", str(src), str(quiet), "--method", "canonical-quiet",
+                 "--save-canonical", str(canon)]) == 0
+    assert main(["anonymize", str(src), str(moving), "--method", "canonical-quiet",
+                 "--expression", "1", "--rest-motion", "1"]) == 0
+    lay = get_layout("mediapipe-holistic")
+    face, nose = lay.slice("face"), lay.anchor("nose")
+
+    def face_spread(p):
+        rel = p.xy[:, 0, face] - p.xy[:, 0, nose, None]
+        return float(np.nanmax(np.nanstd(rel, axis=0)))
+    q, m = signverse.read_pose(quiet), signverse.read_pose(moving)
+    assert face_spread(q) < 1e-2 < face_spread(m)
+    assert np.array_equal(q.valid, pose.valid) and np.array_equal(m.valid, pose.valid)
+    assert np.median(bone_length_error(q, load_target(canon))) < 1e-3
+    assert main(["anonymize", str(src), str(tmp_path / "bad.pose"), "--expression", "2"]) != 0
