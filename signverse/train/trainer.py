@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
