@@ -38,7 +38,7 @@ Methods:
 * ``canonical-quiet``: ``canonical-space`` that also quietens what moves with the person rather
   than the sign (``METHOD_QUIET``): the head's, shoulders' and lower body's movement around their
   usual direction (``Target.rest_motion``; nods and shrugs go with it), the face's expression
-  (``signverse.ops.anonymize_hands.damp_face``; mouthing and eyebrows go with it). The ridge
+  (``signverse.ops.anonymize_face.damp_face``; mouthing and eyebrows go with it). The ridge
   yardstick reads neither, SignDW reads the head's points (nose, eyes, ears) but not the face;
   the README privacy section says what this trades away.
 """
@@ -293,7 +293,7 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
     randomisation (``randomize_workspace``), None for the method's own (``METHOD_SPACE``).
     ``expression``, ``rest_motion`` (fractions in [0, 1]; None: the method's own,
     ``METHOD_QUIET``, 1 for all but ``canonical-quiet``): how much of each sequence's facial
-    expression (``signverse.ops.anonymize_hands.damp_face``) and of the head's, shoulders' and
+    expression (``signverse.ops.anonymize_face.damp_face``) and of the head's, shoulders' and
     lower body's movement around their usual direction (``Target.rest_motion``) is kept.
     """
     if method not in METHODS:
@@ -326,7 +326,7 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
         out = randomize_workspace(out, np.random.default_rng([0 if seed is None else seed, 1]),
                                   shift=shift, amplitude=amplitude, hand_turn=hand_turn)
     if expression < 1:
-        from signverse.ops.anonymize_hands import damp_face
+        from signverse.ops.anonymize_face import damp_face
         out = damp_face(out, expression)
     return out
 

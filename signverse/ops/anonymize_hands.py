@@ -1,5 +1,5 @@
-"""Hand-shape prototypes and expression damping: the parts of anonymisation that act on what is
-left of the person once the skeleton is canonical (``signverse.ops.anonymize``).
+"""Hand-shape prototypes: a part of anonymisation that acts on what is left of the person once
+the skeleton is canonical (``signverse.ops.anonymize``).
 
 Handshapes in a sign language are categorical (a few dozen shapes), but each person forms them
 their own way (how far a finger bends, how the thumb sits), and that is what still singles a
@@ -16,10 +16,6 @@ nothing is invented, missing stays missing.
 Measured on the shared ISLR data (README privacy section), snapping lowered re-identification
 little (which prototype a person's hand falls into is itself personal) and cost recognition more
 than the random hand turn does, so no method uses it; it stays for further work.
-
-``damp_face`` (used by ``canonical-quiet``) scales each sequence's facial expression (the face points' displacement from
-their own mean shape relative to the nose) by a factor: expression (mouthing, eyebrows) carries
-language too, so this trades that away for privacy.
 """
 from __future__ import annotations
 
@@ -222,38 +218,3 @@ def snap_hands(pose: PoseSeq, codebook: HandCodebook, *, alpha: float = 0.5,
                 [np.cos(new[:, b]), np.sin(new[:, b])], -1)
         xy[whole, person] = p
     return pose.replace(xy=xy.astype(np.float32))
-
-
-def damp_face(pose: PoseSeq, factor: float, *, person: int = 0) -> PoseSeq:
-    """Facial expression scaled by ``factor`` (1: kept, 0: the sequence's mean face shape
-    throughout, moving with the nose): each face point's offset from the nose, minus its median
-    over the sequence, times ``factor``. Missing points stay missing; ``factor = 1`` returns
-    ``pose``; layouts without a face or a nose are returned as they are."""
-    from signverse.ops.retarget import kinematic_tree
-    if factor < 0:
-        raise SignverseError(f"face expression factor must be >= 0, got {factor}")
-    lay = get_layout(pose.layout)
-    if factor == 1 or not lay.has("face"):
-        return pose
-    sk = kinematic_tree(lay.name)
-    if sk.face_anchor < 0 or not len(sk.face):
-        return pose
-    xy = pose.xy.astype(np.float64)
-    p = xy[:, person]
-    rel = p[:, sk.face] - p[:, sk.face_anchor, None]
-    if not np.isfinite(rel).any():
-        return pose
-    shape = _median_present(rel)
-    placed = p[:, sk.face_anchor, None] + shape[None] + factor * (rel - shape[None])
-    # where the nose is missing the face is left as it is (no anchor to damp about)
-    p[:, sk.face] = np.where(np.isfinite(rel), placed, p[:, sk.face])
-    return pose.replace(xy=xy.astype(np.float32))
-
-
-def _median_present(rel: np.ndarray) -> np.ndarray:
-    out = np.full(rel.shape[1:], np.nan)
-    seen = np.isfinite(rel).all(-1).any(0)
-    if seen.any():
-        out[seen] = np.nanmedian(rel[:, seen], 0)
-    return out
-
