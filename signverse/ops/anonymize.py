@@ -56,6 +56,7 @@ import numpy as np
 from signverse.core.errors import InputError, SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.layouts import get_layout
+from signverse.ops.anonymize_face import damp_face
 from signverse.ops.retarget import Target, measure, retarget
 from signverse.core.jsonio import dumps as json_dumps
 
@@ -76,6 +77,8 @@ METHOD_SPACE = {"canonical-space": (0.2, 0.2, 12.0), "canonical-quiet": (0.2, 0.
 # fraction of the rest bones' movement around their usual direction kept: head, shoulders, lower
 # body, ``Target.rest_motion``), chosen on the shared ISLR data (README privacy section).
 METHOD_QUIET = {"canonical-quiet": (0.0, 0.0)}
+# The methods that put the leading hand in the right-hand slots first (``dominant_right``).
+MIRRORING_METHODS = ("canonical-dominant", "canonical-space", "canonical-quiet")
 # Low-pass window of ``canonical-tempo`` in seconds (5 frames at 30 fps).
 SMOOTH_SECONDS = 1 / 6
 
@@ -310,7 +313,7 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
     target = replace(target, frame=None, rest_motion=rest_motion)
     if jitter > 0 or rotate > 0:
         target = target.jittered(np.random.default_rng(0 if seed is None else seed), jitter, rotate)
-    if method in ("canonical-dominant", "canonical-space", "canonical-quiet"):
+    if method in MIRRORING_METHODS:
         # Mirrored before retargeting, so the output's bones still have the canonical lengths.
         pose = dominant_right(pose)
     out = retarget(pose, target)
@@ -326,7 +329,6 @@ def anonymize(pose: PoseSeq, target: Target, *, method: str = DEFAULT_METHOD, ji
         out = randomize_workspace(out, np.random.default_rng([0 if seed is None else seed, 1]),
                                   shift=shift, amplitude=amplitude, hand_turn=hand_turn)
     if expression < 1:
-        from signverse.ops.anonymize_face import damp_face
         out = damp_face(out, expression)
     return out
 

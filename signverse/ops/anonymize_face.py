@@ -10,6 +10,7 @@ import numpy as np
 from signverse.core.errors import SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.layouts import get_layout
+from signverse.ops.retarget import kinematic_tree, nanmedian0
 
 
 def damp_face(pose: PoseSeq, factor: float, *, person: int = 0) -> PoseSeq:
@@ -17,7 +18,6 @@ def damp_face(pose: PoseSeq, factor: float, *, person: int = 0) -> PoseSeq:
     throughout, moving with the nose): each face point's offset from the nose, minus its median
     over the sequence, times ``factor``. Missing points stay missing; ``factor = 1`` returns
     ``pose``; layouts without a face or a nose are returned as they are."""
-    from signverse.ops.retarget import kinematic_tree
     if factor < 0:
         raise SignverseError(f"face expression factor must be >= 0, got {factor}")
     lay = get_layout(pose.layout)
@@ -31,17 +31,8 @@ def damp_face(pose: PoseSeq, factor: float, *, person: int = 0) -> PoseSeq:
     rel = p[:, sk.face] - p[:, sk.face_anchor, None]
     if not np.isfinite(rel).any():
         return pose
-    shape = _median_present(rel)
+    shape = nanmedian0(rel)
     placed = p[:, sk.face_anchor, None] + shape[None] + factor * (rel - shape[None])
     # where the nose is missing the face is left as it is (no anchor to damp about)
     p[:, sk.face] = np.where(np.isfinite(rel), placed, p[:, sk.face])
     return pose.replace(xy=xy.astype(np.float32))
-
-
-def _median_present(rel: np.ndarray) -> np.ndarray:
-    out = np.full(rel.shape[1:], np.nan)
-    seen = np.isfinite(rel).all(-1).any(0)
-    if seen.any():
-        out[seen] = np.nanmedian(rel[:, seen], 0)
-    return out
-

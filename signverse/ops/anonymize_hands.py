@@ -28,6 +28,7 @@ import numpy as np
 from signverse.core.errors import SignverseError
 from signverse.core.pose import PoseSeq
 from signverse.layouts import get_layout
+from signverse.ops.retarget import kinematic_tree, wrap_angle
 
 SIDES = ("left", "right")
 # how many frames per hand the k-means sees at most (drawn with signers weighing equally)
@@ -40,7 +41,6 @@ def hand_bones(layout: str, side: str) -> tuple[tuple[int, int], ...] | None:
     """(parent, child) of every bone inside ``side``'s hand component, parents first, the
     reference bone (wrist -> middle knuckle, else the wrist's first bone) first; None when the
     layout has no such hand."""
-    from signverse.ops.retarget import kinematic_tree
     lay = get_layout(layout)
     comp = f"{side}_hand"
     if not lay.has(comp):
@@ -74,10 +74,6 @@ def hand_angles(pose: PoseSeq, side: str, *, person: int = 0):
     lengths = np.linalg.norm(vec, axis=-1)
     whole = np.isfinite(vec).all((-1, -2)) & (lengths > 1e-9).all(-1)
     return angles, lengths, whole
-
-
-def _wrap(a: np.ndarray) -> np.ndarray:
-    return (a + np.pi) % (2 * np.pi) - np.pi
 
 
 def _shape_vectors(relative: np.ndarray) -> np.ndarray:
@@ -156,7 +152,7 @@ def fit_codebook(poses: Iterable[PoseSeq], layout: str | None = None, *,
             if got is None or not got[2].any():
                 continue
             angles = got[0][got[2]]
-            rel[side].append(_wrap(angles - angles[:, :1]))
+            rel[side].append(wrap_angle(angles - angles[:, :1]))
             ori[side].append(angles[:, 0])
             who[side].extend([key] * len(angles))
     if lay is None:
@@ -202,15 +198,15 @@ def snap_hands(pose: PoseSeq, codebook: HandCodebook, *, alpha: float = 0.5,
         angles, lengths, whole = got
         bones = hand_bones(codebook.layout, side)
         theta = angles[whole, :1]
-        relative = _wrap(angles[whole] - theta)
+        relative = wrap_angle(angles[whole] - theta)
         # nearest prototype: the smallest sum over bones of 1 - cos(difference)
         score = np.cos(relative) @ np.cos(protos).T + np.sin(relative) @ np.sin(protos).T
         nearest = protos[np.argmax(score, 1)]
-        relative = relative + alpha * _wrap(nearest - relative)
+        relative = relative + alpha * wrap_angle(nearest - relative)
         if orient > 0 and len(codebook.orientations.get(side, ())):
             o = codebook.orientations[side]
             closest = o[np.argmax(np.cos(theta - o[None]), 1)][:, None]
-            theta = theta + orient * _wrap(closest - theta)
+            theta = theta + orient * wrap_angle(closest - theta)
         new = theta + relative
         p = xy[whole, person]                                  # [W, K, 2] copy
         for b, (par, chi) in enumerate(bones):                 # parents first

@@ -172,13 +172,18 @@ def _root_track(pose: PoseSeq, sk: Skeleton) -> np.ndarray:
     return root_xy(pose, layout) if sk.root != VIRTUAL_ROOT else shoulder_mid(pose, layout)
 
 
-def _nanmedian0(values: np.ndarray) -> np.ndarray:
+def nanmedian0(values: np.ndarray) -> np.ndarray:
     """NaN-median over axis 0 without warnings for all-NaN columns."""
     out = np.full(values.shape[1:], np.nan)
     has = np.isfinite(values).any(0)
     if has.any():
         out[has] = np.nanmedian(values[:, has], axis=0)
     return out
+
+
+def wrap_angle(a):
+    """Angles (radians) wrapped into [-pi, pi)."""
+    return (a + np.pi) % (2 * np.pi) - np.pi
 
 
 # -- the target --------------------------------------------------------------------------------
@@ -251,7 +256,7 @@ def measure(pose: PoseSeq, layout: str | Layout | None = None, *, person: int = 
             raise SignverseError(f"frame {frame} does not exist (the reference has {pose.n_frames})")
         pose = pose.frames(frame % pose.n_frames, frame % pose.n_frames + 1)
     sk = kinematic_tree(dst.name)
-    width = _nanmedian0(shoulder_width(pose, ref_layout)[:, person][:, None])[0]
+    width = nanmedian0(shoulder_width(pose, ref_layout)[:, person][:, None])[0]
     if not np.isfinite(width) or width <= _EPS:
         raise SignverseError("the reference has no shoulders in any frame: cannot measure its size")
     # The root means the same point on both sides: the neck where the destination has one,
@@ -270,7 +275,7 @@ def measure(pose: PoseSeq, layout: str | Layout | None = None, *, person: int = 
     bones = np.array(sk.bones, np.int64).reshape(-1, 2)
     vectors = tracks[:, bones[:, 1]] - tracks[:, bones[:, 0]]
     lengths = np.full(dst.num_points, np.nan)
-    lengths[bones[:, 1]] = _nanmedian0(np.linalg.norm(vectors, axis=-1))
+    lengths[bones[:, 1]] = nanmedian0(np.linalg.norm(vectors, axis=-1))
     rest_angles = None
     rest = [k for k in rest if k in set(bones[:, 1].tolist())]
     if rest:
@@ -279,8 +284,8 @@ def measure(pose: PoseSeq, layout: str | Layout | None = None, *, person: int = 
         rest_angles[rest] = [_usual_angle(vectors[:, column[k]]) for k in rest]
     face_shape = np.full((len(sk.face), 2), np.nan)
     if len(sk.face) and sk.face_anchor >= 0:
-        face_shape = _nanmedian0(tracks[:, sk.face] - tracks[:, sk.face_anchor, None])
-    center = _nanmedian0(ref_root)
+        face_shape = nanmedian0(tracks[:, sk.face] - tracks[:, sk.face_anchor, None])
+    center = nanmedian0(ref_root)
     if not np.isfinite(center).all():
         center = np.array([pose.width / 2, pose.height / 2])
     return Target(dst.name, lengths / width, face_shape / width,
@@ -337,7 +342,7 @@ def retarget(pose: PoseSeq, target: Target | PoseSeq, *, frame: int | None = Non
     centers = [_source_center(pose, p, sk) for p in range(pose.n_persons)]
     first = next((c for c in centers if np.isfinite(c).all()), None)
     unit = target.shoulder * height
-    first_width = _nanmedian0(shoulder_width(pose)[:, 0][:, None])[0] if pose.n_persons else np.nan
+    first_width = nanmedian0(shoulder_width(pose)[:, 0][:, None])[0] if pose.n_persons else np.nan
     lead_scale = unit / first_width if np.isfinite(first_width) and first_width > _EPS else 1.0
     for p in range(pose.n_persons):
         shift = np.zeros(2) if first is None or not np.isfinite(centers[p]).all() \
@@ -350,10 +355,10 @@ def retarget(pose: PoseSeq, target: Target | PoseSeq, *, frame: int | None = Non
 
 def _source_center(pose: PoseSeq, person: int, sk: Skeleton) -> np.ndarray:
     """The person's root position, median over frames (else the median of all its points)."""
-    center = _nanmedian0(_root_track(pose, sk)[:, person])
+    center = nanmedian0(_root_track(pose, sk)[:, person])
     if not np.isfinite(center).all():
         flat = pose.xy[:, person].reshape(-1, 2).astype(np.float64)
-        center = _nanmedian0(flat)
+        center = nanmedian0(flat)
     return center
 
 
@@ -365,7 +370,7 @@ def _retarget_person(pose: PoseSeq, person: int, target: Target, sk: Skeleton, w
     present = np.isfinite(src).all(-1)
     if not present[:, :n_points].any():
         return out[:, :n_points]
-    src_width = _nanmedian0(shoulder_width(pose)[:, person][:, None])[0]
+    src_width = nanmedian0(shoulder_width(pose)[:, person][:, None])[0]
     unit = target.shoulder * height                           # target pixels per shoulder width
     if not np.isfinite(src_width) or src_width <= _EPS:
         log.info("retarget: person %d has no shoulders in any frame; kept at its own scale", person)
@@ -380,7 +385,7 @@ def _retarget_person(pose: PoseSeq, person: int, target: Target, sk: Skeleton, w
         return dst_center + (points - src_center) * scale
 
     out[:, root] = similarity(src[:, root])
-    src_len = _nanmedian0(np.linalg.norm(
+    src_len = nanmedian0(np.linalg.norm(
         src[:, [k for k in sk.order]] - src[:, [n_points if sk.parent[k] == VIRTUAL_ROOT
                                                 else sk.parent[k] for k in sk.order]], axis=-1))
     src_len = dict(zip(sk.order, src_len))
@@ -439,7 +444,7 @@ def _turn(target: Target, k: int, offset: np.ndarray, direct: np.ndarray) -> np.
             if target.rest_motion != 1.0:
                 # the movement around the usual direction, scaled (missing frames: no turn needed)
                 moved = np.where(direct, np.arctan2(offset[:, 1], offset[:, 0]) - own, 0.0)
-                turn = turn + (target.rest_motion - 1.0) * ((moved + np.pi) % (2 * np.pi) - np.pi)
+                turn = turn + (target.rest_motion - 1.0) * wrap_angle(moved)
     if target.rotations is not None and target.rotations[k] != 0:
         turn = (0.0 if turn is None else turn) + np.full(len(offset), target.rotations[k])
     return turn
@@ -469,7 +474,7 @@ def _place_face(out, src, present, sk: Skeleton, target: Target, unit: float, sc
         return
     a = sk.face_anchor
     rel = src[:, face] - src[:, a, None]                       # [T, F, 2] source pixels
-    src_shape = _nanmedian0(rel)
+    src_shape = nanmedian0(rel)
     dst_shape = np.where(np.isfinite(target.face_shape), target.face_shape * unit, src_shape * scale)
     # Expressions are movements of one's own face: they scale with the ratio of face sizes.
     both = np.isfinite(src_shape).all(-1) & np.isfinite(dst_shape).all(-1)
