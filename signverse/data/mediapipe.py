@@ -7,7 +7,8 @@ Per frame: pose 33 x (x, y, z, visibility) | face 468 x (x, y, z) | left hand 21
 
 Mapping into the ``mediapipe-holistic`` layout (543 points): x, y are normalised image coordinates,
 multiplied by a nominal frame size (default 640 x 480, the usual webcam size of these recordings;
-pass ``width=1, height=1`` to keep them normalised); z is dropped (PoseSeq is 2D). A point whose
+pass ``width=1, height=1`` to keep them normalised); z, MediaPipe's relative depth (roughly the
+scale of x), becomes the pose's ``z`` times the same width. A point whose
 x, y, z are all zero is missing. Body confidence = MediaPipe visibility (exactly 0 -> missing);
 face and hand points get confidence 1 where present. ``layout="dwpose"`` converts on through
 ``signverse.layouts.convert``.
@@ -43,18 +44,20 @@ def vectors_to_pose(x: np.ndarray, *, width: int = NOMINAL_WIDTH, height: int = 
         raise ValueError(f"expected [T, {MP_VECTOR_SIZE}] vectors, got shape {x.shape}")
     x = x.astype(np.float32, copy=False)
     t = x.shape[0]
-    xy_parts, conf_parts = [], []
+    xy_parts, z_parts, conf_parts = [], [], []
     for name, (a, b, n, d) in MP_BLOCKS.items():
         block = x[:, a:b].reshape(t, n, d)
         present = np.any(block[..., :3] != 0, axis=-1) & np.isfinite(block[..., :3]).all(-1)
         conf = block[..., 3] if name == "body" else np.ones((t, n), np.float32)
         present &= np.isfinite(conf)   # an inf visibility is a broken point, not a certain one
         xy_parts.append(block[..., :2])
+        z_parts.append(np.where(present, block[..., 2], np.nan))
         conf_parts.append(np.where(present, conf, 0.0).astype(np.float32))
     xy = np.concatenate(xy_parts, axis=1) * np.array([width, height], np.float32)
+    z = np.concatenate(z_parts, axis=1) * np.float32(width)
     conf = np.concatenate(conf_parts, axis=1)
     pose = PoseSeq(xy[:, None], conf[:, None], fps=fps, width=width, height=height,
-                   layout="mediapipe-holistic")
+                   layout="mediapipe-holistic", z=z[:, None].astype(np.float32))
     if layout != "mediapipe-holistic":
         from signverse.layouts import convert
         pose = convert(pose, layout)
@@ -63,11 +66,14 @@ def vectors_to_pose(x: np.ndarray, *, width: int = NOMINAL_WIDTH, height: int = 
 
 def pose_to_vectors(pose: PoseSeq, person: int = 0) -> np.ndarray:
     """Inverse of ``vectors_to_pose`` for a ``mediapipe-holistic`` pose: ``[T, 1662]`` float32
-    (z = 0, visibility = body confidence, zeros for missing points)."""
+    (z from the pose's depth where it has one, else 0; visibility = body confidence; zeros for
+    missing points)."""
     from signverse.layouts import get_layout
     if get_layout(pose.layout).name != "mediapipe-holistic":
         raise ValueError(f"pose_to_vectors needs a mediapipe-holistic pose, got {pose.layout}")
     xy = np.nan_to_num(pose.xy[:, person] / np.array([pose.width, pose.height], np.float32))
+    z = (np.zeros(xy.shape[:2], np.float32) if pose.z is None
+         else np.nan_to_num(pose.z[:, person] / np.float32(pose.width)))
     conf = pose.conf[:, person]
     t = pose.n_frames
     out = np.zeros((t, MP_VECTOR_SIZE), np.float32)
@@ -75,6 +81,7 @@ def pose_to_vectors(pose: PoseSeq, person: int = 0) -> np.ndarray:
     for name, (a, b, n, d) in MP_BLOCKS.items():
         block = np.zeros((t, n, d), np.float32)
         block[..., :2] = xy[:, at:at + n]
+        block[..., 2] = np.where(conf[:, at:at + n] > 0, z[:, at:at + n], 0.0)
         if name == "body":
             block[..., 3] = conf[:, at:at + n]
         out[:, a:b] = block.reshape(t, -1)

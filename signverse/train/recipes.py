@@ -24,8 +24,8 @@ from signverse.core.pose import PoseSeq
 from signverse.core.registry import Registry
 from signverse.models.text import LabelMap, Vocab
 from signverse.data.features import FeatureStats
-from signverse.data.features.encoder import (FEATURE_DIM, FEATURE_DIMS, AugmentConfig, augment_points,
-                                             fill_hand_gaps, frame_features, prepare_points)
+from signverse.data.features.encoder import (DEPTH_FEATURES, FEATURE_DIM, FEATURE_DIMS, AugmentConfig,
+                                             augment_points, fill_hand_gaps, frame_features, prepare_points)
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ class ClassifierSettings:
     class_balance: float = 0.5       # loss weight per class ~ frequency ** -class_balance
     fill_hand_gaps: int = 3          # interpolate a hand missing for up to this many frames
     # Frame feature set (signverse.data.features.encoder.FEATURE_DIMS). "shape" adds rotation-free handshape
-    # distances: unseen-signer top-1 0.827 -> 0.877 on folds 0-1 (benchmarks/islr.py ablation).
+    # distances: unseen-signer top-1 0.827 -> 0.877 on folds 0-1 (benchmarks/islr.py ablation);
+    # "shape3d" measures them in 3D where the source has depth (no gain on 5 folds: an option).
     features: str = "shape"
     # Test-time augmentation: evaluate / predict average the class probabilities of the clip and
     # ``tta`` mildly re-timed / re-posed copies of it (0 = the clip alone). Each copy's randomness
@@ -191,7 +192,8 @@ class ClassifierRecipe(Recipe):
         self.clip_model = clip_model        # ClipClassifier, fitted when settings.clip_weight > 0
 
     def _points(self, sample) -> np.ndarray:
-        pts = prepare_points(sample.pose, canonical=self.settings.canonical)
+        pts = prepare_points(sample.pose, canonical=self.settings.canonical,
+                             depth=self.settings.features in DEPTH_FEATURES)
         pts = fill_hand_gaps(pts, self.settings.fill_hand_gaps)
         if len(pts) == 0:
             raise InputError(sample.sample_id, "no frames")

@@ -45,10 +45,19 @@ def test_vectors_to_pose_mapping():
 
 def test_roundtrip_and_dwpose():
     x = np.stack([frame_vector(t, right_hand=t % 2 == 0) for t in range(4)])
-    x.reshape(4, -1)[:, 132:].reshape(4, -1, 3)[..., 2] = 0     # z is dropped by design
-    x[:, :132].reshape(4, 33, 4)[..., 2] = 0
-    back = pose_to_vectors(vectors_to_pose(x))
+    x[:, 1536:1599].reshape(4, 21, 3)[..., 2] = np.linspace(-0.05, 0.05, 21)   # hand depth
+    pose = vectors_to_pose(x)
+    # z is kept in the pose (times the frame width, like x) and written back
+    np.testing.assert_allclose(pose.z[0, 0, 0], -0.1 * 640)
+    np.testing.assert_allclose(pose.z[0, 0, 501:522], np.linspace(-0.05, 0.05, 21) * 640, rtol=1e-5)
+    assert np.isnan(pose.z[0, 0, 33:501]).all()                  # no face: no depth either
+    back = pose_to_vectors(pose)
     np.testing.assert_allclose(back, x, atol=1e-6)
+    # a pose without depth writes z = 0
+    flat = pose_to_vectors(pose.replace(z=None))
+    assert not flat[:, 1536:1599].reshape(4, 21, 3)[..., 2].any()
+    np.testing.assert_allclose(flat[:, 1536:1599].reshape(4, 21, 3)[..., :2],
+                               x[:, 1536:1599].reshape(4, 21, 3)[..., :2], atol=1e-6)
     dw = vectors_to_pose(x, layout="dwpose")
     lay = signverse.get_layout("dwpose")
     assert dw.layout == "dwpose" and dw.n_points == 128

@@ -254,3 +254,13 @@ def test_canonical_space_method_is_seeded_and_keeps_the_canonical_skeleton():
     assert np.array_equal(off.xy, dominant.xy, equal_nan=True)
     with pytest.raises(SignverseError, match=">= 0"):
         anonymize(src, target, method="canonical-space", shift=-1)
+
+
+def test_no_method_passes_the_source_depth_on():
+    """MediaPipe's z holds the person's proportions too: no anonymised output may carry it."""
+    from signverse.ops.anonymize import METHODS, canonical_target
+    pose = arm_and_hand(np.linspace(0, 1, 12))
+    pose = pose.replace(xy=pose.xy, z=np.where(pose.valid, 5.0, np.nan).astype(np.float32))
+    target = canonical_target([pose])
+    for method in METHODS:
+        assert anonymize(pose, target, method=method).z is None, method

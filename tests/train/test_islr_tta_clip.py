@@ -132,3 +132,27 @@ def test_predict_rows_report_the_time_per_clip(run):
     loaded = load_run(out)
     rows = loaded.recipe.predict(loaded.model, loaded.recipe.prepare(samples[:3]))
     assert all(r["ms_per_clip"] > 0 for r in rows)
+
+
+def test_shape3d_measures_handshape_in_depth_and_equals_shape_without_it():
+    from signverse.data.features.encoder import AugmentConfig, augment_points, normalise_points
+    rng = np.random.default_rng(2)
+    flat = rng.normal(size=(5, 54, 2)).astype(np.float32)
+    no_depth = np.concatenate([flat, np.zeros((5, 54, 1), np.float32)], -1)
+    assert np.array_equal(frame_features(no_depth, "shape3d"), frame_features(flat, "shape"))
+    assert np.array_equal(frame_features(no_depth, "shape"), frame_features(flat, "shape"))
+    # the index finger pointing at the camera: the same 2D picture, a longer finger in 3D
+    deep = no_depth.copy()
+    deep[:, RH.start + 8, 2] = 2.0                          # right index fingertip, towards the viewer
+    d2, d3 = frame_features(no_depth, "shape3d"), frame_features(deep, "shape3d")
+    assert np.array_equal(d2[:, :-N_SHAPE], d3[:, :-N_SHAPE]) and (d3[:, -N_SHAPE:] != d2[:, -N_SHAPE:]).any()
+    # normalisation scales depth with the shoulder width but does not centre it; augmentation's
+    # affine map and hand turn leave it alone
+    pts = no_depth + np.float32([0.0, 0.0, 0.5])
+    norm = normalise_points(pts * 3.0)
+    assert np.allclose(norm[..., :2], normalise_points(flat * 3.0), atol=1e-5)
+    width = np.median(np.linalg.norm(flat[:, 5] - flat[:, 2], axis=-1) * 3.0)
+    assert np.allclose(norm[..., 2], 1.5 / width, atol=1e-5)
+    cfg = AugmentConfig(jitter=0.0, hand_drop=0.0, speed=0.0, crop=0.0)
+    moved = augment_points(norm, np.random.default_rng(0), cfg)
+    assert np.allclose(moved[..., 2], norm[..., 2]) and not np.allclose(moved[..., :2], norm[..., :2])

@@ -45,7 +45,14 @@ FEATURE_DIM = 24 + 84 + 80 + 2 + 4
 _SHAPE_POINTS = (4, 8, 12, 16, 20, 0, 5, 9, 13, 17)
 _SHAPE_PAIRS = np.triu_indices(len(_SHAPE_POINTS), 1)
 N_SHAPE = len(_SHAPE_PAIRS[0])
-FEATURE_DIMS = {"base": FEATURE_DIM, "motion": FEATURE_DIM + 2 * 84 + 24, "shape": FEATURE_DIM + 2 * N_SHAPE}
+# "shape3d" is "shape" with the handshape distances measured in 3D where the source has depth
+# (MediaPipe's relative z): a finger pointing at the camera is short in 2D but not in 3D, so YOU,
+# GOOD and THANKS (index towards the viewer / flat hand) stay apart across camera angles. Points
+# then carry a third channel (``prepare_points(..., depth=True)``; 0 where there is no depth,
+# which makes it "shape" exactly).
+FEATURE_DIMS = {"base": FEATURE_DIM, "motion": FEATURE_DIM + 2 * 84 + 24, "shape": FEATURE_DIM + 2 * N_SHAPE,
+                "shape3d": FEATURE_DIM + 2 * N_SHAPE}
+DEPTH_FEATURES = ("shape3d",)
 
 
 def _mirror_perm() -> np.ndarray:
@@ -57,32 +64,42 @@ def _mirror_perm() -> np.ndarray:
 MIRROR = _mirror_perm()
 
 
-def pose_points(pose: PoseSeq, person: int = 0) -> np.ndarray:
-    """``[T, 54, 2]`` float32 upper-body + hand points of one person, NaN where missing."""
+def pose_points(pose: PoseSeq, person: int = 0, depth: bool = False) -> np.ndarray:
+    """``[T, 54, 2]`` float32 upper-body + hand points of one person, NaN where missing; with
+    ``depth``, ``[T, 54, 3]``: the pose's z as third channel (0 where the source has none)."""
     if get_layout(pose.layout).name != "dwpose":
         pose = convert(pose, "dwpose")
     p = min(person, pose.n_persons - 1)
     xy = pose.xy[:, p][:, list(POINTS)].astype(np.float32)
+    if depth:
+        z = np.zeros(xy.shape[:2], np.float32) if pose.z is None else pose.z[:, p][:, list(POINTS)]
+        xy = np.concatenate([xy, np.nan_to_num(z)[..., None].astype(np.float32)], -1)
     xy[pose.conf[:, p][:, list(POINTS)] <= 0] = np.nan
     return xy
 
 
 def normalise_points(pts: np.ndarray) -> np.ndarray:
-    """Neck-centred, shoulder-width-scaled copy of ``[T, 54, 2]`` (sequence medians)."""
-    width = np.linalg.norm(pts[:, L_SH] - pts[:, R_SH], axis=-1)
+    """Neck-centred, shoulder-width-scaled copy of ``[T, 54, 2]`` (sequence medians); a depth
+    channel (``[T, 54, 3]``) is scaled alike and not centred (only differences within a hand are used)."""
+    xy = pts[..., :2]
+    width = np.linalg.norm(xy[:, L_SH] - xy[:, R_SH], axis=-1)
     width = width[np.isfinite(width) & (width > 1e-6)]
-    neck = pts[:, NECK]
+    neck = xy[:, NECK]
     neck = neck[np.isfinite(neck).all(-1)]
+    shift = np.zeros(pts.shape[-1], pts.dtype)
     if len(width) and len(neck):
-        return (pts - np.median(neck, 0)) / np.median(width)
+        shift[:2] = np.median(neck, 0)
+        return (pts - shift) / np.median(width)
     # No shoulders at all: centre and scale on whatever is visible, so features stay bounded.
-    seen = pts[np.isfinite(pts).all(-1)]
+    seen = xy[np.isfinite(xy).all(-1)]
     if not len(seen):
         return pts.copy()
-    return (pts - np.median(seen, 0)) / max(float(np.ptp(seen, 0).max()), 1e-6)
+    shift[:2] = np.median(seen, 0)
+    return (pts - shift) / max(float(np.ptp(seen, 0).max()), 1e-6)
 
 
 def _activity(hand: np.ndarray) -> tuple[float, float]:
+    hand = hand[..., :2]
     present = np.isfinite(hand).all(-1).any(-1)
     c = np.nanmean(np.where(np.isfinite(hand), hand, np.nan), axis=1) if present.any() else None
     motion = 0.0
@@ -147,15 +164,16 @@ def augment_points(pts: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
     sc = np.diag(1 + rng.uniform(-cfg.scale, cfg.scale, 2))
     sh = np.array([[1, rng.uniform(-cfg.shear, cfg.shear)], [rng.uniform(-cfg.shear, cfg.shear), 1]])
     m = rot @ sc @ sh
-    pts = pts @ m.T + rng.uniform(-cfg.shift, cfg.shift, 2)
+    pts = pts.copy()
+    pts[..., :2] = pts[..., :2] @ m.T + rng.uniform(-cfg.shift, cfg.shift, 2)
     # hand shapes: small independent rotation about each wrist
     if cfg.hand_rotate_deg > 0:
         for sl in (LH, RH):
             th = np.deg2rad(rng.uniform(-cfg.hand_rotate_deg, cfg.hand_rotate_deg))
             r = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-            hand = pts[:, sl]
+            hand = pts[:, sl, :2]
             wrist = hand[:, :1]
-            pts[:, sl] = (hand - wrist) @ r.T + wrist
+            pts[:, sl, :2] = (hand - wrist) @ r.T + wrist
     if cfg.jitter > 0:
         pts = pts + rng.normal(0, cfg.jitter, pts.shape)
     if cfg.hand_drop > 0:
@@ -179,9 +197,11 @@ def _velocity(x: np.ndarray, lag: int) -> np.ndarray:
 
 
 def frame_features(pts: np.ndarray, kind: str = "base") -> np.ndarray:
-    """``[T, FEATURE_DIMS[kind]]`` float32 features of normalised (canonical) ``[T, 54, 2]`` points."""
+    """``[T, FEATURE_DIMS[kind]]`` float32 features of normalised (canonical) ``[T, 54, 2]`` points
+    (``[T, 54, 3]`` with depth: only "shape3d" reads the third channel)."""
     if kind not in FEATURE_DIMS:
         raise ValueError(f"unknown feature set {kind!r} (known: {', '.join(FEATURE_DIMS)})")
+    full, pts = pts, pts[..., :2]
     T = len(pts)
     body = np.nan_to_num(pts[:, :len(_BODY)].reshape(T, -1))
     out = [body]
@@ -205,9 +225,9 @@ def frame_features(pts: np.ndarray, kind: str = "base") -> np.ndarray:
             d = np.diff(c, axis=0)
             v[1:] = np.nan_to_num(d)
         out.append(v)
-    if kind == "shape":
+    if kind in ("shape", "shape3d"):
         for sl in (LH, RH):
-            out.append(hand_distances(pts[:, sl]))
+            out.append(hand_distances((full if kind == "shape3d" else pts)[:, sl]))
     if kind == "motion":
         hands = pts[:, len(_BODY):].reshape(T, -1)
         out += [_velocity(hands, 1), _velocity(hands, 2),
@@ -217,8 +237,8 @@ def frame_features(pts: np.ndarray, kind: str = "base") -> np.ndarray:
 
 
 def hand_distances(hand: np.ndarray) -> np.ndarray:
-    """``[T, 45]`` pairwise distances of a ``[T, 21, 2]`` hand's tips, wrist and finger bases over
-    its size (wrist -> middle-finger base); 0 in frames without the hand."""
+    """``[T, 45]`` pairwise distances of a ``[T, 21, 2]`` (or ``[T, 21, 3]``: in 3D) hand's tips,
+    wrist and finger bases over its size (wrist -> middle-finger base); 0 in frames without the hand."""
     sel = hand[:, list(_SHAPE_POINTS)]
     d = np.linalg.norm(sel[:, :, None] - sel[:, None], axis=-1)[:, _SHAPE_PAIRS[0], _SHAPE_PAIRS[1]]
     size = np.linalg.norm(hand[:, 9] - hand[:, 0], axis=-1)
@@ -242,9 +262,10 @@ def fill_hand_gaps(pts: np.ndarray, max_gap: int) -> np.ndarray:
     return out
 
 
-def prepare_points(pose: PoseSeq, canonical: bool = True) -> np.ndarray:
-    """Pose -> normalised (and canonicalised) ``[T, 54, 2]`` points, the cached per-sample input."""
-    pts = normalise_points(pose_points(pose))
+def prepare_points(pose: PoseSeq, canonical: bool = True, depth: bool = False) -> np.ndarray:
+    """Pose -> normalised (and canonicalised) ``[T, 54, 2]`` points (``[T, 54, 3]`` with
+    ``depth``), the cached per-sample input."""
+    pts = normalise_points(pose_points(pose, depth=depth))
     if canonical:
         pts, _ = canonicalise(pts)
     return pts.astype(np.float32)
