@@ -46,9 +46,9 @@ _SHAPE_POINTS = (4, 8, 12, 16, 20, 0, 5, 9, 13, 17)
 _SHAPE_PAIRS = np.triu_indices(len(_SHAPE_POINTS), 1)
 N_SHAPE = len(_SHAPE_PAIRS[0])
 # "shape3d" is "shape" with the handshape distances measured in 3D where the source has depth
-# (MediaPipe's relative z): a finger pointing at the camera is short in 2D but not in 3D, so YOU,
-# GOOD and THANKS (index towards the viewer / flat hand) stay apart across camera angles. Points
-# then carry a third channel (``prepare_points(..., depth=True)``; 0 where there is no depth,
+# (MediaPipe's relative z): a finger pointing at the camera is short in 2D but not in 3D (meant
+# to keep YOU / GOOD / THANKS apart across camera angles; no gain measured on 5 folds, see
+# benchmarks/islr.py). Points then carry a third channel (``prepare_points(..., depth=True)``; 0 where there is no depth,
 # which makes it "shape" exactly).
 FEATURE_DIMS = {"base": FEATURE_DIM, "motion": FEATURE_DIM + 2 * 84 + 24, "shape": FEATURE_DIM + 2 * N_SHAPE,
                 "shape3d": FEATURE_DIM + 2 * N_SHAPE}
@@ -164,7 +164,7 @@ def augment_points(pts: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
     sc = np.diag(1 + rng.uniform(-cfg.scale, cfg.scale, 2))
     sh = np.array([[1, rng.uniform(-cfg.shear, cfg.shear)], [rng.uniform(-cfg.shear, cfg.shear), 1]])
     m = rot @ sc @ sh
-    pts = pts.copy()
+    pts = pts.astype(np.float64)          # (a copy; float64 as the affine map's result always was)
     pts[..., :2] = pts[..., :2] @ m.T + rng.uniform(-cfg.shift, cfg.shift, 2)
     # hand shapes: small independent rotation about each wrist
     if cfg.hand_rotate_deg > 0:
