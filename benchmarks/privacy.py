@@ -14,7 +14,10 @@ plus the bone-length fingerprint, plus the same probes on the recogniser's own i
 Utility: unseen-signer ISLR top-1, 5 signer-disjoint folds (``kfold_by_signer``), a classical
 classifier (ridge, closed form) on normalised arm and hand trajectories (8 time steps, hand
 shapes relative to the wrist, presence), trained and tested on the original poses and then on
-each row's anonymised ones (train and test both anonymised). With ``--signdw-folds``, also the
+each row's anonymised ones (train and test both anonymised); a second classical yardstick reads
+hand shapes the way SignDW does: the class-balanced logistic regression of ``islr.py`` on clip
+mean/std of the SignDW frame features plus the rotation-free handshape distances (``clip_vector``),
+same folds, train and test both anonymised. With ``--signdw-folds``, also the
 toolkit's own recogniser (SignDW, ``signverse train islr`` with the settings pinned below) on
 those folds of the same 5, trained and tested on original, then on each row's anonymised poses
 (about 2.5 CPU minutes per fold and version). One SignDW training seed moves a fold by a few
@@ -69,19 +72,46 @@ def recogniser_features(poses: list[PoseSeq]) -> np.ndarray:
     return np.stack([sign_features(normalize(p)[0]) for p in poses])
 
 
-def islr_top1(features: np.ndarray, data: AuditData, samples, folds: int = 5) -> dict:
-    labels = np.asarray(data.labels)
+def fold_top1(samples, labels: np.ndarray, predict, folds: int = 5) -> dict:
+    """Top-1 pooled over the ``folds`` signer-disjoint folds (``kfold_by_signer``) and per fold;
+    ``predict(train, test)`` gives the predicted labels of the ``test`` indices."""
     index = {s.sample_id: i for i, s in enumerate(samples)}
     correct, total, per_fold = 0, 0, []
     for fold in range(folds):
         split = kfold_by_signer(samples, folds, fold)
         train = np.array([index[i] for i in split.train])
         test = np.array([index[i] for i in split.test])
-        pred = ridge_predict(features[train], labels[train], features[test], alpha=100.0)
-        per_fold.append(float(np.mean(pred == labels[test])))
-        correct += int(np.sum(pred == labels[test]))
+        hits = predict(train, test) == labels[test]
+        per_fold.append(float(hits.mean()))
+        correct += int(hits.sum())
         total += len(test)
     return {"top1": round(correct / total, 4), "per_fold": [round(v, 4) for v in per_fold]}
+
+
+def islr_top1(features: np.ndarray, data: AuditData, samples, folds: int = 5) -> dict:
+    labels = np.asarray(data.labels)
+    return fold_top1(samples, labels, lambda train, test: ridge_predict(
+        features[train], labels[train], features[test], alpha=100.0), folds)
+
+
+def shape_features(poses: list[PoseSeq]) -> np.ndarray:
+    """The handshape yardstick's clip vectors (``signverse.train.clip_classifier.clip_vector``)."""
+    from signverse.data.features.encoder import prepare_points
+    from signverse.train.clip_classifier import clip_vector
+    return np.stack([clip_vector(prepare_points(p)) for p in poses])
+
+
+def shape_top1(features: np.ndarray, data: AuditData, samples, folds: int = 5) -> dict:
+    """Unseen-signer top-1 of the handshape yardstick (logistic regression, ``ClipClassifier``)
+    on the ridge yardstick's folds."""
+    from signverse.train.clip_classifier import ClipClassifier
+    names = sorted(set(data.labels))
+    labels = np.array([names.index(v) for v in data.labels])
+
+    def predict(train, test):
+        model = ClipClassifier.fit(features[train], labels[train], len(names))
+        return model.log_probs(features[test]).argmax(1)
+    return fold_top1(samples, labels, predict, folds)
 
 
 # The SignDW yardstick's settings, pinned here (the islr defaults may change elsewhere): the
@@ -167,6 +197,7 @@ def main() -> int:
     result: dict = {"islr_classifier": "ridge (alpha 100) on normalised arm/hand trajectories, "
                                        "5 signer-disjoint folds",
                     "islr_original": islr_top1(original_rec, data, samples),
+                    "islr_shape_original": shape_top1(shape_features(data.poses), data, samples),
                     "reid_recogniser_input_original": _round(reid_top1(original_rec, data.signers,
                                                                         train, test)),
                     "rows": {}}
@@ -200,6 +231,9 @@ def main() -> int:
         figures["reid_recogniser_input"] = round(reid_top1(rec, data.signers, train, test)["best"], 4)
         figures["islr"] = islr_top1(rec, data, samples)
         figures["islr_drop"] = round(result["islr_original"]["top1"] - figures["islr"]["top1"], 4)
+        figures["islr_shape"] = shape_top1(shape_features(anonymized), data, samples)
+        figures["islr_shape_drop"] = round(result["islr_shape_original"]["top1"]
+                                           - figures["islr_shape"]["top1"], 4)
         figures["ratio"] = round(figures["reid"] / result["audit"]["reid_top1"]["normalized"], 4)
         if signdw_folds:
             figures["islr_signdw"] = signdw_top1(samples, anonymized, signdw_folds, args.data,
@@ -246,10 +280,11 @@ def table(result: dict) -> str:
              f"{audit_['chance']}; re-id raw {audit_['reid_top1']['raw']}, normalized "
              f"{audit_['reid_top1']['normalized']}, fingerprint normalized "
              f"{audit_['fingerprint_top1']['normalized']}; ISLR top-1 original "
-             f"{result['islr_original']['top1']}; re-id from the recogniser's input, original "
+             f"{result['islr_original']['top1']}, handshape yardstick "
+             f"{result['islr_shape_original']['top1']}; re-id from the recogniser's input, original "
              f"{result['reid_recogniser_input_original']['best']}", "",
-             "| row | re-id (ridge a10 / a1 / 1-NN) | / normalized | fingerprint | re-id from recogniser input | ISLR top-1 (drop) | anonymise s |",
-             "|---|---|---|---|---|---|---|"]
+             "| row | re-id (ridge a10 / a1 / 1-NN) | / normalized | fingerprint | re-id from recogniser input | ISLR top-1 (drop) | handshape yardstick (drop) | anonymise s |",
+             "|---|---|---|---|---|---|---|---|"]
     if "islr_signdw_original" in result:
         sd = result["islr_signdw_original"]
         lines.insert(1, f"SignDW yardstick (folds {', '.join(map(str, sd['per_fold']))} of 5): "
@@ -261,7 +296,8 @@ def table(result: dict) -> str:
         lines.append(f"| {row} | {f['reid']:.3f} ({p['ridge']:.3f} / {p['ridge_a1']:.3f} / "
                      f"{p['nearest']:.3f}) | {f['ratio']:.2f} | {f['fingerprint']:.3f} | "
                      f"{f['reid_recogniser_input']:.3f} | {f['islr']['top1']:.3f} "
-                     f"({f['islr_drop']:+.3f}) | {f['anonymize_seconds']:.0f} |")
+                     f"({f['islr_drop']:+.3f}) | {f['islr_shape']['top1']:.3f} ({f['islr_shape_drop']:+.3f}) | "
+                     f"{f['anonymize_seconds']:.0f} |")
     if "ablation" in result:
         ab = result["ablation"]
         lines += ["", f"Ablation ({result['targets']['row']}): re-id from each part alone / "
