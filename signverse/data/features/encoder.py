@@ -48,8 +48,8 @@ N_SHAPE = len(_SHAPE_PAIRS[0])
 # "shape3d" is "shape" with the handshape distances measured in 3D where the source has depth
 # (MediaPipe's relative z): a finger pointing at the camera is short in 2D but not in 3D (meant
 # to keep YOU / GOOD / THANKS apart across camera angles; no gain measured on 5 folds, see
-# benchmarks/islr.py). Points then carry a third channel (``prepare_points(..., depth=True)``; 0 where there is no depth,
-# which makes it "shape" exactly).
+# benchmarks/islr.py). Points then carry a third channel (``prepare_points(..., depth=True)``;
+# 0 where there is no depth, which makes it "shape" exactly).
 FEATURE_DIMS = {"base": FEATURE_DIM, "motion": FEATURE_DIM + 2 * 84 + 24, "shape": FEATURE_DIM + 2 * N_SHAPE,
                 "shape3d": FEATURE_DIM + 2 * N_SHAPE}
 DEPTH_FEATURES = ("shape3d",)
