@@ -225,9 +225,10 @@ def frame_features(pts: np.ndarray, kind: str = "base") -> np.ndarray:
             d = np.diff(c, axis=0)
             v[1:] = np.nan_to_num(d)
         out.append(v)
-    if kind in ("shape", "shape3d"):
+    if kind in ("shape", *DEPTH_FEATURES):
+        hands = full if kind in DEPTH_FEATURES else pts
         for sl in (LH, RH):
-            out.append(hand_distances((full if kind == "shape3d" else pts)[:, sl]))
+            out.append(hand_distances(hands[:, sl]))
     if kind == "motion":
         hands = pts[:, len(_BODY):].reshape(T, -1)
         out += [_velocity(hands, 1), _velocity(hands, 2),
