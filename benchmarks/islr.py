@@ -368,6 +368,7 @@ def main() -> None:
     ms_per_clip: list[float] = []
     index = {s.sample_id: i for i, s in enumerate(samples)}
     overrides = _split_sets(args.signdw_set)
+
     def run_methods(fold, tr, te, suffix):
         """Train every method on ``tr`` and score it on ``te`` (rows named with ``suffix``)."""
         def score(name, s, seconds):
