@@ -130,6 +130,10 @@ errors fixed, most of them in such pairs or in words with 1-2 training signers i
 benchmark prints those per fold: fold 3 has WHAT with 1 training signer for 2 test signers, fold 2
 HOW-ARE-YOU 1 for 2, and FINE has 2 whenever it is tested). For a user who wants to recognise particular
 signers, the measured advice is to train with a few of their clips.
+A signer-invariance loss does not close the gap either: signer-adversarial training (a signer
+classifier on the pooled features behind a gradient-reversal layer, weight w; scratch code, not
+kept) scored fold 2 0.731/0.587 at w 1.0 (default 0.728/0.584) and fold 4 0.684/0.503 at w 0.5,
+0.661/0.494 at w 1.0 (default 0.674/0.501): within seed noise.
 
 The stronger-augmentation row's command: ``--signdw-epochs 60 --signdw-set ema_decay=0.998 --signdw-set
 'augment={"rotate_deg":20,"scale":0.25,"shear":0.2,"speed":0.4,"crop":0.2,"hand_drop":0.1,"hand_rotate_deg":15,"time_mask":0.25}'``
